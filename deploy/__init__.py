@@ -1,0 +1,1 @@
+"""Deployment: the process launcher for `make up`, Procfiles, compose file and the upstream sandbox."""

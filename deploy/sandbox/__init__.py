@@ -1,0 +1,30 @@
+"""The sandbox: one Flask app standing in for every external API (see UPSTREAMS.md).
+
+It reproduces each upstream's paths, parameters, auth, paging, response bodies and
+errors, with deterministic generated data. `/_sandbox/...` routes let tests and
+demos change the data between pulls and switch on failure modes.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from deploy.sandbox import odcloud
+
+    app = Flask(__name__)
+    app.config.update(
+        ODCLOUD_KEYS=[k for k in os.environ.get("SANDBOX_ODCLOUD_KEYS", "sandbox-key").split(",") if k],
+        ODCLOUD_TRIALS=int(os.environ.get("SANDBOX_ODCLOUD_TRIALS", "145")),
+        ODCLOUD_SEED=int(os.environ.get("SANDBOX_SEED", "3074271")),
+    )
+    app.config.update(config or {})
+    app.register_blueprint(odcloud.blp)
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "service": "sandbox"}
+
+    return app

@@ -1,0 +1,19 @@
+"""The clinical-trials service."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(config=None) -> Flask:
+    from services.trials.api import blp
+    from services.trials.cli import pull
+    from services.trials.config import Config
+    from services.trials.models import db, migrate
+    from shared.app import build_service_app
+
+    app, _ = build_service_app(__name__, config, Config, db, migrate,
+                               Path(__file__).parent / "migrations", [blp])
+    app.cli.add_command(pull)
+    return app

@@ -1,0 +1,178 @@
+"""Request and response schemas of the trials API."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from shared.pagination import PaginationQueryArgsSchema
+
+# Upstream (odcloud, Korean keys) -> our field names.
+KOREAN_FIELDS = {
+    "과제번호": "trial_id",
+    "과제명": "title",
+    "진료과": "department",
+    "연구책임기관": "institution",
+    "임상시험단계(연구모형)": "phase",
+    "연구종류": "study_type",
+    "연구범위": "scope",
+    "연구기간": "period",
+    "전체목표연구대상자수": "target_subjects",
+}
+
+SORT_FIELDS = ("trial_id", "title", "updated_at", "created_at", "target_subjects", "institution", "department")
+SORT_CHOICES = [prefix + name for name in SORT_FIELDS for prefix in ("", "-")]
+
+
+class SubjectCount(fields.Integer):
+    """A head count given as an integer or a numeric string ("1,200" too); "" means unknown."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().replace(",", "")
+            if value == "":
+                return None
+            if not value.isdigit():
+                raise self.make_error("invalid")
+            value = int(value)
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _text(length: int | None = None, **kwargs):
+    return fields.String(allow_none=True, load_default=None,
+                         validate=validate.Length(max=length) if length else None, **kwargs)
+
+
+class TrialRecordSchema(ma.Schema):
+    """One record of a batch, in English or in the upstream's Korean keys."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    trial_id = fields.String(required=True, validate=[validate.Length(min=1, max=64),
+                                                      validate.Regexp(r"^\S+$", error="must not contain spaces")])
+    title = _text()
+    department = _text(200)
+    institution = _text(200)
+    phase = _text(200)
+    study_type = _text(100)
+    scope = _text(100)
+    period = _text(100)
+    target_subjects = SubjectCount(allow_none=True, load_default=None, strict=True,
+                                   validate=validate.Range(min=0, max=10_000_000))
+
+    @ma.pre_load
+    def english_keys_and_blanks(self, data, **kwargs):
+        if not isinstance(data, dict):
+            raise ma.ValidationError("a record must be a JSON object", "_schema")
+        record = {KOREAN_FIELDS.get(key, key): value for key, value in data.items()}
+        for key, value in record.items():
+            if isinstance(value, str):
+                value = value.strip()
+                record[key] = value or None
+        return record
+
+
+class TrialSchema(ma.Schema):
+    trial_id = fields.String(dump_only=True, metadata={"example": "C130010"})
+    title = fields.String(metadata={"example": "조직구증식증 임상연구 네트워크 구축 및 운영"})
+    department = fields.String(metadata={"example": "Pediatrics"})
+    institution = fields.String(metadata={"example": "서울아산병원"})
+    phase = fields.String(metadata={"example": "코호트"})
+    study_type = fields.String(metadata={"example": "관찰연구"})
+    scope = fields.String(metadata={"example": "국내다기관"})
+    period = fields.String(metadata={"example": "3년"})
+    target_subjects = fields.Integer(allow_none=True, metadata={"example": 120})
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True, metadata={"description": "Moves only when the content changes"})
+    withdrawn_at = fields.AwareDateTime(dump_only=True, allow_none=True,
+                                        metadata={"description": "Set when a completed snapshot no longer held the trial"})
+
+
+class TrialFilterSchema(ma.Schema):
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "Free text over title, institution and department"})
+    department = fields.String(validate=validate.Length(max=200))
+    phase = fields.String(validate=validate.Length(max=200))
+    study_type = fields.String(validate=validate.Length(max=100))
+    scope = fields.String(validate=validate.Length(max=100))
+    institution = fields.String(validate=validate.Length(max=200))
+    min_subjects = fields.Integer(validate=validate.Range(min=0))
+    max_subjects = fields.Integer(validate=validate.Range(min=0))
+    updated_since = fields.DateTime(metadata={"description": "ISO 8601; without an offset it is taken as UTC"})
+    include_withdrawn = fields.Boolean(load_default=False)
+    sort = fields.String(load_default="trial_id", validate=validate.OneOf(SORT_CHOICES),
+                         metadata={"description": "A field, `-` for descending; ties are broken by trial_id"})
+
+    @ma.validates_schema
+    def subject_range(self, data, **kwargs):
+        low, high = data.get("min_subjects"), data.get("max_subjects")
+        if low is not None and high is not None and low > high:
+            raise ma.ValidationError("min_subjects must not exceed max_subjects", "min_subjects")
+
+
+class TrialQueryArgsSchema(TrialFilterSchema, PaginationQueryArgsSchema):
+    pass
+
+
+class RecentQueryArgsSchema(PaginationQueryArgsSchema):
+    include_withdrawn = fields.Boolean(load_default=False)
+
+
+class ExportQueryArgsSchema(TrialFilterSchema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "jsonl"]))
+
+
+class FieldChangeSchema(ma.Schema):
+    field = fields.String()
+    old = fields.Raw(allow_none=True)
+    new = fields.Raw(allow_none=True)
+
+
+class TrialChangeSchema(ma.Schema):
+    changed_at = fields.AwareDateTime()
+    kind = fields.String(metadata={"description": "created, updated, withdrawn or restored"})
+    snapshot_id = fields.String(allow_none=True)
+    changes = fields.List(fields.Nested(FieldChangeSchema))
+
+
+class BatchSchema(ma.Schema):
+    snapshot_id = fields.String(validate=[validate.Length(min=1, max=100), validate.Regexp(r"^[A-Za-z0-9_.:-]+$")],
+                                metadata={"description": "Marks the records as part of this full snapshot"})
+    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1),
+                          metadata={"description": "Records with English keys or the upstream's Korean keys"})
+
+
+class RejectedRecordSchema(ma.Schema):
+    index = fields.Integer()
+    trial_id = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class BatchResultSchema(ma.Schema):
+    snapshot_id = fields.String(allow_none=True)
+    received = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    restored = fields.Integer(metadata={"description": "Withdrawn trials seen again"})
+    withdrawn = fields.Integer()
+    rejected = fields.List(fields.Nested(RejectedRecordSchema))
+
+
+class SnapshotCompleteQueryArgsSchema(ma.Schema):
+    force = fields.Boolean(load_default=False, metadata={
+        "description": "Complete even when the snapshot holds less than TRIALS_MIN_SNAPSHOT_RATIO of the active trials"})
+
+
+class SnapshotSchema(ma.Schema):
+    snapshot_id = fields.String()
+    started_at = fields.AwareDateTime()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    received = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    rejected = fields.Integer()
+    withdrawn = fields.Integer()

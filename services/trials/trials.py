@@ -1,0 +1,261 @@
+"""The trials domain: upserting records with change tracking, snapshots, queries.
+
+Views, the `pull` command and the benchmarks all go through these functions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Iterator
+
+import marshmallow as ma
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+
+from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
+from services.trials.schemas import TrialRecordSchema
+from shared.timeutil import as_utc, utcnow
+
+RECORD_SCHEMA = TrialRecordSchema()
+# Keep IN (...) lists well under every backend's bound-parameter limit.
+ID_CHUNK = 900
+
+
+class SnapshotError(Exception):
+    """A snapshot cannot take this operation (unknown, already completed, too small)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class BatchResult:
+    snapshot_id: str | None = None
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    restored: int = 0
+    withdrawn: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def content_hash(content: dict) -> str:
+    return hashlib.sha256(json.dumps([content[f] for f in CONTENT_FIELDS], ensure_ascii=False).encode()).hexdigest()
+
+
+def _describe(errors: dict) -> str:
+    parts = []
+    for key, messages in errors.items():
+        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+        parts.append(text if key == "_schema" else f"{key}: {text}")
+    return "; ".join(parts)
+
+
+def validate_records(records: list, result: BatchResult) -> dict[str, dict]:
+    """Valid records by trial_id (English fields); the rest are added to `result.rejected`."""
+    valid: dict[str, dict] = {}
+    for index, raw in enumerate(records):
+        raw_id = raw.get("trial_id", raw.get("과제번호")) if isinstance(raw, dict) else None
+        try:
+            record = RECORD_SCHEMA.load(raw)
+        except ma.ValidationError as exc:
+            result.rejected.append({"index": index, "trial_id": raw_id if isinstance(raw_id, str) else None,
+                                    "reason": _describe(exc.normalized_messages())})
+            continue
+        if record["trial_id"] in valid:
+            result.rejected.append({"index": index, "trial_id": record["trial_id"],
+                                    "reason": "trial_id appears earlier in the same batch"})
+            continue
+        valid[record["trial_id"]] = {f: record.get(f) for f in CONTENT_FIELDS}
+    return valid
+
+
+def _chunks(items: list, size: int = ID_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _open_snapshot(snapshot_id: str, now: datetime) -> Snapshot:
+    snapshot = db.session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        snapshot = Snapshot(snapshot_id=snapshot_id, started_at=now, received=0, created=0, updated=0,
+                            unchanged=0, rejected=0, withdrawn=0)
+        db.session.add(snapshot)
+    elif snapshot.completed_at is not None:
+        raise SnapshotError(f"Snapshot {snapshot_id} was completed at {snapshot.completed_at.isoformat()}; "
+                            "start a new snapshot id.", 409)
+    return snapshot
+
+
+def upsert_records(records: list, snapshot_id: str | None = None, now: datetime | None = None) -> BatchResult:
+    """Create, update or leave each record; `updated_at` moves only when the content changes.
+    The caller commits."""
+    now = now or utcnow()
+    result = BatchResult(snapshot_id=snapshot_id, received=len(records))
+    snapshot = _open_snapshot(snapshot_id, now) if snapshot_id else None
+    valid = validate_records(records, result)
+    ids = list(valid)
+
+    # Plain rows, not ORM objects: they are only compared; the bulk statements below write.
+    columns = [Trial.trial_id, Trial.content_hash, Trial.withdrawn_at, Trial.last_snapshot_id,
+               *(getattr(Trial, f) for f in CONTENT_FIELDS)]
+    existing = {}
+    for chunk in _chunks(ids):
+        for row in db.session.execute(select(*columns).where(Trial.trial_id.in_(chunk))):
+            existing[row.trial_id] = row
+
+    new_rows, changed_rows, history, unchanged_ids = [], [], [], []
+    for trial_id, content in valid.items():
+        digest = content_hash(content)
+        trial = existing.get(trial_id)
+        if trial is None:
+            new_rows.append({"trial_id": trial_id, **content, "content_hash": digest, "created_at": now,
+                             "updated_at": now, "withdrawn_at": None, "last_snapshot_id": snapshot_id})
+            history.append({"trial_id": trial_id, "changed_at": now, "kind": "created", "snapshot_id": snapshot_id,
+                            "changes": [{"field": f, "old": None, "new": v} for f, v in content.items() if v is not None]})
+        elif trial.content_hash != digest:
+            old = {f: getattr(trial, f) for f in CONTENT_FIELDS}
+            changed_rows.append({"trial_id": trial_id, **content, "content_hash": digest, "updated_at": now,
+                                 "withdrawn_at": None, "last_snapshot_id": snapshot_id or trial.last_snapshot_id})
+            history.append({"trial_id": trial_id, "changed_at": now, "kind": "updated", "snapshot_id": snapshot_id,
+                            "changes": [{"field": f, "old": old[f], "new": content[f]}
+                                        for f in CONTENT_FIELDS if old[f] != content[f]]})
+        else:
+            unchanged_ids.append(trial_id)
+            if trial.withdrawn_at is not None:
+                result.restored += 1
+                history.append({"trial_id": trial_id, "changed_at": now, "kind": "restored",
+                                "snapshot_id": snapshot_id, "changes": []})
+
+    if new_rows:
+        db.session.execute(insert(Trial), new_rows)
+    if changed_rows:
+        db.session.execute(update(Trial), changed_rows)
+    restored_ids = [h["trial_id"] for h in history if h["kind"] == "restored"]
+    for chunk in _chunks(restored_ids):
+        db.session.execute(update(Trial).where(Trial.trial_id.in_(chunk)).values(withdrawn_at=None))
+    if snapshot_id:
+        for chunk in _chunks(unchanged_ids):
+            db.session.execute(
+                update(Trial)
+                .where(Trial.trial_id.in_(chunk),
+                       or_(Trial.last_snapshot_id.is_(None), Trial.last_snapshot_id != snapshot_id))
+                .values(last_snapshot_id=snapshot_id)
+                .execution_options(synchronize_session=False)
+            )
+    if history:
+        db.session.execute(insert(TrialChange), history)
+
+    result.created, result.updated, result.unchanged = len(new_rows), len(changed_rows), len(unchanged_ids)
+    if snapshot is not None:
+        snapshot.received += result.received
+        snapshot.created += result.created
+        snapshot.updated += result.updated
+        snapshot.unchanged += result.unchanged
+        snapshot.rejected += len(result.rejected)
+    return result
+
+
+def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 0.5,
+                      now: datetime | None = None) -> Snapshot:
+    """Withdraw every active trial the snapshot did not hold. Completing twice is harmless."""
+    now = now or utcnow()
+    snapshot = db.session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        raise SnapshotError(f"Snapshot {snapshot_id} is unknown: send its batches first.", 404)
+    if snapshot.completed_at is not None:
+        return snapshot
+    active = Trial.withdrawn_at.is_(None)
+    missing = and_(active, or_(Trial.last_snapshot_id.is_(None), Trial.last_snapshot_id != snapshot_id))
+    active_count = db.session.scalar(select(func.count()).where(active))
+    held = db.session.scalar(select(func.count()).where(active, Trial.last_snapshot_id == snapshot_id))
+    if not force and active_count and held < min_ratio * active_count:
+        raise SnapshotError(
+            f"Snapshot {snapshot_id} holds {held} of {active_count} active trials, under the safety ratio "
+            f"{min_ratio}; completing it would withdraw the rest. Pass force=true if that is intended.", 409)
+    withdrawn_ids = list(db.session.scalars(select(Trial.trial_id).where(missing)))
+    for chunk in _chunks(withdrawn_ids):
+        db.session.execute(update(Trial).where(Trial.trial_id.in_(chunk)).values(withdrawn_at=now)
+                           .execution_options(synchronize_session=False))
+    if withdrawn_ids:
+        db.session.execute(insert(TrialChange), [
+            {"trial_id": trial_id, "changed_at": now, "kind": "withdrawn", "snapshot_id": snapshot_id, "changes": []}
+            for trial_id in withdrawn_ids])
+    snapshot.withdrawn = len(withdrawn_ids)
+    snapshot.completed_at = now
+    return snapshot
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filtered_trials(args: dict) -> Select:
+    """The trials matching the list filters, in the requested stable order."""
+    stmt = select(Trial)
+    if not args.get("include_withdrawn"):
+        stmt = stmt.where(Trial.withdrawn_at.is_(None))
+    if args.get("q"):
+        pattern = _like_pattern(args["q"])
+        stmt = stmt.where(or_(*(column.ilike(pattern, escape="\\")
+                                for column in (Trial.title, Trial.institution, Trial.department))))
+    for name in ("department", "phase", "study_type", "scope", "institution"):
+        if args.get(name):
+            stmt = stmt.where(func.lower(getattr(Trial, name)) == args[name].lower())
+    if args.get("min_subjects") is not None:
+        stmt = stmt.where(Trial.target_subjects >= args["min_subjects"])
+    if args.get("max_subjects") is not None:
+        stmt = stmt.where(Trial.target_subjects <= args["max_subjects"])
+    if args.get("updated_since"):
+        stmt = stmt.where(Trial.updated_at >= as_utc(args["updated_since"]))
+    return stmt.order_by(*order_by(args.get("sort", "trial_id")))
+
+
+def order_by(sort: str) -> list:
+    descending = sort.startswith("-")
+    column = getattr(Trial, sort.lstrip("-"))
+    primary = column.desc() if descending else column.asc()
+    if column is Trial.trial_id:
+        return [primary]
+    return [primary.nulls_last(), Trial.trial_id.asc()]
+
+
+def recent_trials(include_withdrawn: bool = False, days: int = 7, now: datetime | None = None) -> Select:
+    """Trials whose content changed within the rolling window [now - days, now]."""
+    since = (now or utcnow()) - timedelta(days=days)
+    stmt = select(Trial).where(Trial.updated_at >= since)
+    if not include_withdrawn:
+        stmt = stmt.where(Trial.withdrawn_at.is_(None))
+    return stmt.order_by(Trial.updated_at.desc(), Trial.trial_id.asc())
+
+
+def history_of(trial_id: str) -> Select:
+    return select(TrialChange).where(TrialChange.trial_id == trial_id).order_by(TrialChange.id.desc())
+
+
+def iter_rows(stmt: Select, batch: int = 1000) -> Iterable[Trial]:
+    """Stream rows without loading the whole result."""
+    yield from db.session.scalars(stmt.execution_options(yield_per=batch))
+
+
+def load_snapshot(pages: Iterable[list[dict]], snapshot_id: str, force: bool = False,
+                  min_ratio: float = 0.5) -> tuple[BatchResult, Snapshot]:
+    """Upsert every page as one snapshot (a commit per page), then complete it."""
+    total = BatchResult(snapshot_id=snapshot_id)
+    for records in pages:
+        result = upsert_records(records, snapshot_id)
+        db.session.commit()
+        for name in ("received", "created", "updated", "unchanged", "restored"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        total.rejected.extend(result.rejected)
+    snapshot = complete_snapshot(snapshot_id, force=force, min_ratio=min_ratio)
+    db.session.commit()
+    total.withdrawn = snapshot.withdrawn
+    return total, snapshot

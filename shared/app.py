@@ -1,0 +1,45 @@
+"""The part of every service's `create_app` that is the same everywhere."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_smorest import Blueprint
+from flask_sqlalchemy import SQLAlchemy
+
+from shared import health
+from shared.api import Api, create_api
+from shared.db import init_db
+from shared.logs import configure_logging
+
+
+def load_config(app: Flask, config, config_class) -> None:
+    """`config` may be None (read the environment), a Config object, or a dict of overrides."""
+    if config is None or isinstance(config, dict):
+        app.config.from_object(config_class())
+        app.config.update(config or {})
+    else:
+        app.config.from_object(config)
+
+
+def build_service_app(
+    import_name: str,
+    config,
+    config_class: type,
+    db: SQLAlchemy,
+    migrate: Migrate,
+    migrations_dir: Path,
+    blueprints: Iterable[Blueprint],
+) -> tuple[Flask, Api]:
+    app = Flask(import_name)
+    load_config(app, config, config_class)
+    configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
+                      app.config["LOG_RETENTION_DAYS"])
+    init_db(app, db, migrate, migrations_dir)
+    api = create_api(app)
+    api.register_blueprint(health.blp)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    return app, api

@@ -1,0 +1,1 @@
+"""Clients for external upstream APIs, used by the services that pull from them."""

@@ -1,0 +1,86 @@
+"""List pagination: `page`/`per_page` in, `{"count", "data"}` out, plus `X-Pagination` and `Link` headers."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import after_this_request, request
+from flask_smorest import abort
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+
+
+class PaginationQueryArgsSchema(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1),
+                             metadata={"description": "1-based page number"})
+    per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
+                                 metadata={"description": f"Items per page (at most {MAX_PER_PAGE})"})
+
+
+@cache
+def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The `{"count": n, "data": [...]}` envelope for a list of `item_schema`."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return ma.Schema.from_dict(
+        {
+            "count": ma.fields.Integer(required=True, metadata={"description": "Items matching the query, all pages"}),
+            "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        },
+        name=name,
+    )
+
+
+@dataclass
+class Page:
+    count: int
+    data: list[Any]
+
+
+def pagination_metadata(page: int, per_page: int, count: int) -> dict[str, int]:
+    last_page = max(1, math.ceil(count / per_page))
+    meta = {"total": count, "total_pages": math.ceil(count / per_page), "first_page": 1,
+            "last_page": last_page, "page": page, "per_page": per_page}
+    if page > 1:
+        meta["previous_page"] = page - 1
+    if page < last_page:
+        meta["next_page"] = page + 1
+    return meta
+
+
+def _link_header(meta: dict[str, int]) -> str:
+    args = request.args.to_dict()
+    links = []
+    for rel, key in (("first", "first_page"), ("prev", "previous_page"), ("next", "next_page"), ("last", "last_page")):
+        if key in meta:
+            query = urlencode({**args, "page": meta[key], "per_page": meta["per_page"]})
+            links.append(f'<{request.base_url}?{query}>; rel="{rel}"')
+    return ", ".join(links)
+
+
+def set_pagination_headers(page: int, per_page: int, count: int) -> None:
+    """Reject a page past the end, and attach the paging headers to the response."""
+    meta = pagination_metadata(page, per_page, count)
+    if page > meta["last_page"]:
+        abort(404, message=f"Page {page} is past the last page ({meta['last_page']}) for {count} items.")
+
+    @after_this_request
+    def add_headers(response):
+        response.headers["X-Pagination"] = json.dumps(meta)
+        response.headers["Link"] = _link_header(meta)
+        return response
+
+
+def paginate(session: Session, stmt: Select, page: int, per_page: int) -> Page:
+    """One page of `stmt` (which must have a stable ORDER BY) and the total count."""
+    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    set_pagination_headers(page, per_page, count)
+    items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(count=count, data=list(items))

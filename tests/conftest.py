@@ -1,0 +1,81 @@
+"""Fixtures every suite can use: a database per test (SQLite, and PostgreSQL when
+TEST_DATABASE_URL is set), a real Redis, live processes."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# The suite never reads the developer's .env: every setting a test needs is passed explicitly.
+os.environ["ENV_FILE"] = os.devnull
+
+from shared.redis_local import redis_answers, start_bundled_redis  # noqa: E402
+from tests.support.databases import BACKENDS, fresh_postgres_schema  # noqa: E402
+from tests.support.processes import LiveProcess, free_port  # noqa: E402
+
+SERVICE_TOKEN = "test-service-token"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url_for(db_backend, tmp_path, worker_id):
+    """`database_url_for("trials")`: a fresh, empty database for that service in this test."""
+
+    def make(name: str) -> str:
+        if db_backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+        return fresh_postgres_schema(f"test_{name}_{worker_id}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """The pytest-xdist worker ("gw0", ...) or "main" without xdist."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory, worker_id):
+    """A real Redis: the system one at TEST_REDIS_URL (default 127.0.0.1:6379) if it
+    answers, else the bundled redis-server started for this session."""
+    system = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_answers(system):
+        yield system.rsplit("/", 1)[0]
+        return
+    port = free_port()
+    process = start_bundled_redis(port, tmp_path_factory.mktemp("redis"))
+    yield f"redis://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server_url, worker_id):
+    """A Redis database of its own for this xdist worker, emptied before the test."""
+    import redis
+
+    index = 1 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
+    url = f"{redis_server_url}/{index}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def live_process(tmp_path):
+    """Start processes with `live_process(args, env, port=...)`; all are stopped after the test."""
+    started: list[LiveProcess] = []
+
+    def start(args, env=None, port=None, name="process", health_path="/health", timeout=30.0):
+        process = LiveProcess(args, env or {}, tmp_path / "logs" / f"{name}.log", port, health_path)
+        started.append(process)
+        return process.start(timeout)
+
+    yield start
+    for process in reversed(started):
+        if process.process is not None and process.process.poll() is None:
+            process.stop()
