@@ -34,6 +34,7 @@ def build_service_app(
     blueprints: Iterable[Blueprint],
 ) -> tuple[Flask, Api]:
     app = Flask(import_name)
+    app.json.ensure_ascii = False  # Korean text stays readable in responses
     load_config(app, config, config_class)
     configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
                       app.config["LOG_RETENTION_DAYS"])

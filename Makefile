@@ -1,0 +1,37 @@
+# The only entry points a newcomer needs: make up, make down, make test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: up down logs test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+up: $(STAMP)  ## start every service detached, wait for /health, print the URLs
+	$(BIN)/python -m deploy.stack up
+
+down: $(STAMP)  ## stop what `make up` started
+	$(BIN)/python -m deploy.stack down
+
+logs: $(STAMP)  ## follow the processes' output
+	$(BIN)/python -m deploy.stack logs
+
+test: $(STAMP)  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services deploy tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
