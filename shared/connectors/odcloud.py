@@ -79,10 +79,12 @@ class OdcloudClient:
             records=body["data"],
         )
 
-    def pages(self) -> Iterator[OdcloudPage]:
-        """Every page from the first until the gateway has handed out `totalCount` rows
-        or answers an empty page, whichever comes first."""
-        page_number, seen = 1, 0
+    def pages(self, start_page: int = 1) -> Iterator[OdcloudPage]:
+        """Every page from `start_page` (1: the first) until the gateway has handed out
+        `totalCount` rows or answers an empty page, whichever comes first.
+
+        `start_page` > 1 resumes an interrupted pull without fetching the earlier pages again."""
+        page_number, seen = start_page, (start_page - 1) * self.per_page
         while True:
             page = self.fetch_page(page_number)
             if not page.records:

@@ -1,0 +1,13 @@
+"""The registry of collection sources: one line per source.
+
+To add a source, write `services/collector/sources/<name>.py` with a `Source` subclass
+(see base.py) and add it below.
+"""
+from __future__ import annotations
+
+from services.collector.sources.base import Source
+from services.collector.sources.trials import TrialsSource
+
+SOURCES: dict[str, Source] = {source.name: source for source in (
+    TrialsSource(),
+)}
