@@ -12,7 +12,7 @@ from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from deploy.sandbox import odcloud
+    from deploy.sandbox import grader, odcloud
 
     app = Flask(__name__)
     app.config.update(
@@ -20,7 +20,14 @@ def create_app(config: dict | None = None) -> Flask:
         ODCLOUD_TRIALS=int(os.environ.get("SANDBOX_ODCLOUD_TRIALS", "145")),
         ODCLOUD_SEED=int(os.environ.get("SANDBOX_SEED", "3074271")),
     )
+    app.config.update(
+        GRADER_CLIENT=os.environ.get("SANDBOX_GRADER_CLIENT", "Skillfactory"),
+        GRADER_CLIENT_KEY=os.environ.get("SANDBOX_GRADER_CLIENT_KEY", "sandbox-grader-key"),
+        GRADER_ATTEMPTS_PER_DAY=int(os.environ.get("SANDBOX_GRADER_ATTEMPTS_PER_DAY", "5000")),
+        GRADER_SEED=int(os.environ.get("SANDBOX_SEED", "3074271")),
+    )
     app.config.update(config or {})
+    app.register_blueprint(grader.blp)
     app.register_blueprint(odcloud.blp)
 
     @app.get("/health")
