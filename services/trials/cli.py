@@ -5,6 +5,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from services.trials import trials
 from shared.connectors.odcloud import OdcloudClient, OdcloudError
@@ -13,6 +14,7 @@ from shared.timeutil import utcnow
 
 
 @click.command("pull")
+@with_appcontext
 @click.option("--snapshot-id", default=None, help="Defaults to pull-<UTC timestamp>.")
 @click.option("--force", is_flag=True, help="Complete the snapshot even if it holds few trials.")
 def pull(snapshot_id, force):
