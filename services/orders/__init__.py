@@ -1,0 +1,22 @@
+"""The orders service (instances A and B) and, beside one of them, the two-way sync integration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(config=None) -> Flask:
+    from services.orders.admin import init_admin
+    from services.orders.api import blp
+    from services.orders.config import Config
+    from services.orders.models import db, migrate
+    from services.orders.sync.api import blp as sync_blp
+    from services.orders.sync.cli import sync
+    from shared.app import build_service_app
+
+    app, _ = build_service_app(__name__, config, Config, db, migrate,
+                               Path(__file__).parent / "migrations", [blp, sync_blp])
+    init_admin(app)
+    app.cli.add_command(sync)
+    return app

@@ -1,0 +1,192 @@
+"""The admin page at /admin (Flask-Admin): orders with their sync state, and collisions.
+
+Every write goes through the domain module (`orders.create_order` / `write_content` /
+`delete_order`), never through Flask-Admin's `populate_obj`, so versions, totals and the
+change feed stay right and a delete stays a tombstone.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+import marshmallow as ma
+from flask import Flask, current_app, flash, redirect, render_template_string, request, session, url_for
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import SecureForm
+from flask_admin.theme import Bootstrap4Theme
+from markupsafe import Markup, escape
+from wtforms import SelectField
+
+from services.orders import orders
+from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
+from services.orders.schemas import OrderSchema
+from services.orders.sync import ledger as ledgers
+
+SESSION_KEY = "orders_admin"
+
+LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Orders {{ instance }}: log in</title></head>
+<body style="font-family: sans-serif; max-width: 24rem; margin: 4rem auto">
+<h1>Orders {{ instance }}</h1>
+{% if error %}<p id="login-error" style="color: #b00">{{ error }}</p>{% endif %}
+<form method="post" action="{{ url_for('admin.login') }}">
+  <input type="hidden" name="csrf" value="{{ csrf }}">
+  <p><label>User <input id="username" name="username" autocomplete="username"></label></p>
+  <p><label>Password <input id="password" name="password" type="password" autocomplete="current-password"></label></p>
+  <p><button id="login" type="submit">Log in</button></p>
+</form></body></html>"""
+
+
+def logged_in() -> bool:
+    return bool(session.get(SESSION_KEY))
+
+
+class LoginRequired:
+    def is_accessible(self):
+        return logged_in()
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("admin.login", next=request.full_path))
+
+
+class OrdersIndexView(AdminIndexView):
+    @expose("/")
+    def index(self):
+        if not logged_in():
+            return redirect(url_for(".login"))
+        return redirect(url_for("order.index_view"))
+
+    @expose("/login", methods=("GET", "POST"))
+    def login(self):
+        config = current_app.config
+        error = None
+        if request.method == "POST":
+            expected_csrf = session.pop("login_csrf", None)
+            user_ok = hmac.compare_digest(request.form.get("username", "").encode(), config["ORDERS_ADMIN_USER"].encode())
+            password = config["ORDERS_ADMIN_PASSWORD"] or ""
+            password_ok = bool(password) and hmac.compare_digest(request.form.get("password", "").encode(),
+                                                                 password.encode())
+            if not expected_csrf or not hmac.compare_digest(request.form.get("csrf", ""), expected_csrf):
+                error = "The form expired; please try again."
+            elif user_ok and password_ok:
+                session.clear()
+                session[SESSION_KEY] = True
+                target = request.args.get("next") or ""
+                return redirect(target if target.startswith("/admin") else url_for(".index"))
+            else:
+                current_app.logger.warning("admin login refused")
+                error = "Wrong user or password." if password else "Admin login is disabled (no ORDERS_ADMIN_PASSWORD)."
+        session["login_csrf"] = secrets.token_urlsafe(24)
+        return render_template_string(LOGIN_PAGE, error=error, csrf=session["login_csrf"],
+                                      instance=config["ORDERS_INSTANCE"])
+
+    @expose("/logout", methods=("POST", "GET"))
+    def logout(self):
+        session.clear()
+        return redirect(url_for(".login"))
+
+
+def _sync_state(view, context, order, name):
+    return ledgers.effective_state(order, db.session.get(SyncLedger, order.uuid))
+
+
+def _form_content(form, fallback_number: str) -> dict:
+    data = {key: form.data.get(key) for key in ("number", "customer_name", "customer_email", "items", "currency",
+                                                  "status", "note")}
+    data = {key: value for key, value in data.items() if value not in (None, "")}
+    loaded = OrderSchema(only=("number", "customer_name", "customer_email", "items", "currency", "status",
+                               "note")).load(data)
+    return orders.normalise_content(loaded, current_app.config["ORDERS_DEFAULT_CURRENCY"], fallback_number)
+
+
+class OrderAdmin(LoginRequired, ModelView):
+    form_base_class = SecureForm
+    column_list = ("number", "customer_name", "customer_email", "status", "total", "currency", "note", "version",
+                   "deleted", "updated_at", "sync_state")
+    column_labels = {"sync_state": "Sync state"}
+    column_formatters = {"sync_state": _sync_state}
+    column_searchable_list = ("uuid", "number", "customer_name", "customer_email")
+    column_filters = ("status", "deleted", "currency")
+    column_default_sort = ("updated_at", True)
+    column_details_list = ("uuid", "number", "customer_name", "customer_email", "items", "total", "currency",
+                           "status", "note", "created_at", "updated_at", "version", "deleted", "seq", "sync_state")
+    can_view_details = True
+    form_columns = ("number", "customer_name", "customer_email", "items", "currency", "status", "note")
+    form_overrides = {"status": SelectField}
+    form_args = {"status": {"choices": [(s, s) for s in STATUSES]},
+                 "items": {"description": 'JSON, e.g. [{"sku": "A1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]'}}
+
+    def _write(self, do) -> Order | None:
+        try:
+            result = do()
+        except ma.ValidationError as exc:
+            flash(f"Not saved: {exc.messages}", "error")
+        except (orders.ContentConflict, orders.PreconditionFailed) as exc:
+            flash(f"Not saved: {exc}", "error")
+        else:
+            db.session.commit()
+            return result.order
+        db.session.rollback()
+        return None
+
+    def create_model(self, form):
+        def do():
+            uuid = str(orders.uuidlib.uuid4())
+            return orders.write_content(uuid, _form_content(form, orders.default_number(uuid)))
+        return self._write(do) or False
+
+    def update_model(self, form, model):
+        return self._write(lambda: orders.write_content(model.uuid, _form_content(form, model.number))) is not None
+
+    def delete_model(self, model):
+        return self._write(lambda: orders.delete_order(model.uuid, None)) is not None
+
+
+def _resolve(ids, take):
+    done = 0
+    for collision in db.session.scalars(db.select(Collision).where(Collision.id.in_([int(i) for i in ids]))):
+        if collision.resolved_at is None:
+            ledgers.resolve(collision.uuid, take)
+            done += 1
+    db.session.commit()
+    flash(f"Took the {take} side for {done} collision(s).")
+
+
+class CollisionAdmin(LoginRequired, ModelView):
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    column_list = ("uuid", "detected_at", "local_version", "peer_version", "local_content", "peer_content",
+                   "resolution", "resolved_at")
+    column_default_sort = ("id", True)
+    column_filters = ("resolution",)
+    column_formatters = {
+        "local_content": lambda v, c, m, n: _content_summary(m.local_content),
+        "peer_content": lambda v, c, m, n: _content_summary(m.peer_content),
+    }
+
+    @action("take_local", "Resolve: take the local side", "Keep this instance's version of the selected orders?")
+    def take_local(self, ids):
+        _resolve(ids, "local")
+
+    @action("take_peer", "Resolve: take the peer's side", "Take the peer's version of the selected orders?")
+    def take_peer(self, ids):
+        _resolve(ids, "peer")
+
+
+def _content_summary(content: dict | None) -> Markup:
+    if not content:
+        return Markup("")
+    text = (f"{content.get('status')} / {content.get('customer_name')} / note: {content.get('note')!s:.60}"
+            f"{' / DELETED' if content.get('deleted') else ''}")
+    return Markup(escape(text))
+
+
+def init_admin(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions last as long as this process
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    admin = Admin(app, name=f"Orders {app.config['ORDERS_INSTANCE']}", theme=Bootstrap4Theme(),
+                  index_view=OrdersIndexView(url="/admin"))
+    admin.add_view(OrderAdmin(Order, db.session, name="Orders", endpoint="order"))
+    admin.add_view(CollisionAdmin(Collision, db.session, name="Collisions", endpoint="collision"))

@@ -1,0 +1,168 @@
+"""Order domain logic shared by the API, the admin page and the sync integration.
+
+Every write goes through `write_content`: it derives the total, moves `version` only
+when the content really changes, and hands out the next feed `seq` last, just before
+the caller commits (the counter row lock then orders seq by commit time).
+"""
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from services.orders.models import CONTENT_FIELDS, FeedCounter, Order, db
+from shared.timeutil import utcnow
+
+CENT = Decimal("0.01")
+
+
+class PreconditionFailed(Exception):
+    """If-Match named a version that is not the current one."""
+
+
+class ContentConflict(Exception):
+    """A create named an existing uuid with different content."""
+
+
+@dataclass
+class WriteResult:
+    order: Order
+    created: bool
+    changed: bool
+
+
+def now():
+    skew = current_app.config.get("ORDERS_CLOCK_SKEW_SECONDS", 0.0) if current_app else 0.0
+    return utcnow() + timedelta(seconds=skew)
+
+
+def money(value) -> str:
+    return str(Decimal(str(value)).quantize(CENT))
+
+
+def normalise_items(items: list[dict]) -> list[dict]:
+    return [{"sku": str(item["sku"]), "name": str(item.get("name") or ""), "qty": int(item["qty"]),
+             "unit_price": money(item["unit_price"])} for item in items]
+
+
+def total_of(items: list[dict]) -> str:
+    return money(sum((Decimal(item["unit_price"]) * item["qty"] for item in items), Decimal(0)))
+
+
+def normalise_content(data: dict, default_currency: str = "EUR", fallback_number: str = "") -> dict:
+    """The canonical content of an order: what is compared, stored and synced."""
+    return {
+        "number": data.get("number") or fallback_number,
+        "customer_name": data["customer_name"],
+        "customer_email": data["customer_email"],
+        "items": normalise_items(data.get("items") or []),
+        "currency": (data.get("currency") or default_currency).upper(),
+        "status": data.get("status") or "new",
+        "note": data.get("note") or "",
+        "deleted": bool(data.get("deleted", False)),
+    }
+
+
+def content_of(order: Order) -> dict:
+    return {field: getattr(order, field) for field in CONTENT_FIELDS}
+
+
+def next_seq() -> int:
+    session = db.session
+    result = session.execute(update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + 1))
+    if result.rowcount == 0:
+        session.add(FeedCounter(id=1, value=1))
+        session.flush()
+    return session.scalar(select(FeedCounter.value).where(FeedCounter.id == 1))
+
+
+def get_order(uuid: str, for_update: bool = False) -> Order | None:
+    stmt = select(Order).where(Order.uuid == uuid)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return db.session.scalars(stmt).first()
+
+
+def write_content(uuid: str, content: dict, expected_version: int | None = None) -> WriteResult:
+    """Create or fully replace an order's content; no-op (same version) if nothing changes.
+
+    `expected_version` is an If-Match: a mismatch raises PreconditionFailed, unless the
+    order already holds exactly this content (a retried write that had been applied).
+    """
+    order = get_order(uuid, for_update=True)
+    if order is None:
+        if expected_version is not None:
+            raise PreconditionFailed(f"Order {uuid} does not exist.")
+        stamp = now()
+        order = Order(uuid=uuid, created_at=stamp, updated_at=stamp, version=1, total=total_of(content["items"]),
+                      **content)
+        order.seq = next_seq()
+        db.session.add(order)
+        db.session.flush()
+        return WriteResult(order, created=True, changed=True)
+    same = content_of(order) == content
+    if expected_version is not None and expected_version != order.version and not same:
+        raise PreconditionFailed(f"Order {uuid} is at version {order.version}, not {expected_version}.")
+    if same:
+        return WriteResult(order, created=False, changed=False)
+    for field, value in content.items():
+        setattr(order, field, value)
+    order.total = total_of(content["items"])
+    order.updated_at = now()
+    order.version += 1
+    order.seq = next_seq()
+    db.session.flush()
+    return WriteResult(order, created=False, changed=True)
+
+
+def create_order(data: dict) -> WriteResult:
+    """POST: a retried create with identical content returns the existing order; different content conflicts."""
+    uuid = str(data.get("uuid") or uuidlib.uuid4())
+    content = normalise_content(data, current_app.config["ORDERS_DEFAULT_CURRENCY"], default_number(uuid))
+    existing = get_order(uuid)
+    if existing is not None:
+        if content_of(existing) != content:
+            raise ContentConflict(f"Order {uuid} already exists with different content.")
+        return WriteResult(existing, created=False, changed=False)
+    return write_content(uuid, content)
+
+
+def replace_order(uuid: str, data: dict, expected_version: int | None) -> WriteResult:
+    existing = get_order(uuid)
+    fallback = existing.number if existing else default_number(uuid)
+    content = normalise_content(data, current_app.config["ORDERS_DEFAULT_CURRENCY"], fallback)
+    return write_content(uuid, content, expected_version)
+
+
+def delete_order(uuid: str, expected_version: int | None) -> WriteResult | None:
+    order = get_order(uuid)
+    if order is None:
+        return None
+    return write_content(uuid, {**content_of(order), "deleted": True}, expected_version)
+
+
+def default_number(uuid: str) -> str:
+    return "ORD-" + uuid.replace("-", "")[:8].upper()
+
+
+def filtered_orders(status=None, customer=None, include_deleted=False):
+    stmt = select(Order)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if customer:
+        pattern = f"%{customer.lower()}%"
+        stmt = stmt.where(or_(db.func.lower(Order.customer_name).like(pattern),
+                              db.func.lower(Order.customer_email).like(pattern)))
+    if not include_deleted:
+        stmt = stmt.where(Order.deleted.is_(False))
+    return stmt.order_by(Order.created_at.desc(), Order.uuid)
+
+
+def changes_since(since: int, status=None, customer=None):
+    """The change feed: every order whose latest change is after `since`, tombstones included, by seq."""
+    stmt = filtered_orders(status, customer, include_deleted=True).order_by(None)
+    return stmt.where(Order.seq > since).order_by(Order.seq)

@@ -1,0 +1,188 @@
+"""One sync round: pull the peer's change feed since the checkpoint, then push local changes.
+
+Decisions per order compare three things: the local order, the peer's order, and the
+ledger (the versions both sides had when they last agreed). Equal content always counts
+as agreement, so a lost acknowledgement never locks an order: the next look at the peer
+finds it already holds our content and simply records that.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import and_, or_, select
+
+from services.orders import orders
+from services.orders.models import Order, SyncLedger, db
+from services.orders.sync import ledger as ledgers
+from services.orders.sync.peer import PeerUnavailable
+from shared.timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("manual", "newest-wins")
+
+
+class StaleLocal(Exception):
+    """A local write raced the integration; the change is retried next round."""
+
+
+@dataclass
+class RoundReport:
+    pulled: int = 0
+    applied: int = 0
+    pushed: int = 0
+    collisions: int = 0
+    errors: int = 0
+    peer_remaining: int = 0
+    more_to_push: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """More work is probably waiting: run the next round at once."""
+        return self.peer_remaining > 0 or self.more_to_push
+
+
+class SyncEngine:
+    def __init__(self, peer, policy: str = "manual", page_size: int = 500, max_backoff: float = 30.0,
+                 before_checkpoint: Callable[[], None] | None = None):
+        if policy not in POLICIES:
+            raise ValueError(f"ORDERS_SYNC_POLICY must be one of {POLICIES}, got {policy!r}")
+        self.peer, self.policy, self.page_size, self.max_backoff = peer, policy, page_size, max_backoff
+        self.before_checkpoint = before_checkpoint
+
+    def run_round(self) -> RoundReport:
+        report = RoundReport()
+        try:
+            self.pull(report)
+            self.push(report)
+        finally:
+            db.session.rollback()
+        return report
+
+    # --- pull ---------------------------------------------------------------------------
+
+    def pull(self, report: RoundReport) -> None:
+        since = ledgers.checkpoint()
+        changes, remaining = self.peer.feed(since, self.page_size)
+        report.pulled = len(changes)
+        report.peer_remaining = max(0, remaining - len(changes))
+        last_applied = since
+        try:
+            for peer_order in changes:
+                self.apply_peer_order(peer_order, report)
+                last_applied = peer_order["seq"]
+        except StaleLocal as exc:
+            report.notes.append(str(exc))
+            report.peer_remaining = max(report.peer_remaining, 1)
+        db.session.commit()
+        if last_applied != since:
+            if self.before_checkpoint:
+                self.before_checkpoint()
+            ledgers.set_value("peer_checkpoint", last_applied)
+            ledgers.set_value("peer_remaining", report.peer_remaining)
+            db.session.commit()
+
+    def apply_peer_order(self, peer_order: dict, report: RoundReport) -> None:
+        uuid, peer_version = peer_order["uuid"], peer_order["version"]
+        peer_content = orders.normalise_content(peer_order)
+        ledger = db.session.get(SyncLedger, uuid)
+        if ledger is not None and ledger.state != "COLLISION" and ledger.peer_version == peer_version:
+            return  # our own write coming back, or a change already applied before a crash
+        local = orders.get_order(uuid, for_update=True)
+        if local is not None and orders.content_of(local) == peer_content:
+            ledgers.close_converged(uuid, local, peer_version)
+        elif ledger is not None and ledger.state == "COLLISION":
+            ledgers.record_collision(local, peer_order, peer_content)  # keep the peer's latest side
+        elif local is None:
+            created = orders.write_content(uuid, peer_content).order
+            ledgers.record_synced(uuid, created.version, peer_version, created.deleted)
+            report.applied += 1
+        elif ledger is not None and ledger.local_version == local.version:
+            try:
+                written = orders.write_content(uuid, peer_content, expected_version=local.version).order
+            except orders.PreconditionFailed as exc:
+                raise StaleLocal(str(exc)) from None
+            ledgers.record_synced(uuid, written.version, peer_version, written.deleted)
+            report.applied += 1
+        else:
+            self.collide(local, peer_order, peer_content, report)
+
+    # --- collisions ---------------------------------------------------------------------
+
+    def collide(self, local: Order, peer_order: dict, peer_content: dict, report: RoundReport) -> None:
+        ledgers.record_collision(local, peer_order, peer_content)
+        report.collisions += 1
+        log.info("collision on order %s (local v%s, peer v%s)", local.uuid, local.version, peer_order["version"])
+        if self.policy == "newest-wins":
+            take = "local" if as_utc(local.updated_at) >= _peer_time(peer_order) else "peer"
+            ledgers.resolve(local.uuid, take, how=f"auto-{take}")
+
+    # --- push ---------------------------------------------------------------------------
+
+    def dirty_orders(self) -> list[tuple[str, int, dict, SyncLedger | None]]:
+        """Local changes the peer has not got yet, oldest first (collisions and backed-off errors wait)."""
+        stmt = (
+            select(Order, SyncLedger)
+            .outerjoin(SyncLedger, SyncLedger.uuid == Order.uuid)
+            .where(or_(SyncLedger.uuid.is_(None), SyncLedger.local_version.is_(None),
+                       SyncLedger.local_version != Order.version))
+            .where(or_(SyncLedger.uuid.is_(None), SyncLedger.state != "COLLISION"))
+            .where(or_(SyncLedger.uuid.is_(None), SyncLedger.next_retry_at.is_(None),
+                       and_(SyncLedger.next_retry_at <= utcnow())))
+            .order_by(Order.seq)
+            .limit(self.page_size)
+        )
+        rows = [(order.uuid, order.version, orders.content_of(order),
+                 None if ledger is None else ledger.peer_version)
+                for order, ledger in db.session.execute(stmt)]
+        db.session.rollback()  # no transaction stays open across the HTTP calls
+        return rows
+
+    def push(self, report: RoundReport) -> None:
+        dirty = self.dirty_orders()
+        report.more_to_push = len(dirty) == self.page_size
+        for uuid, version, content, peer_version in dirty:
+            if peer_version is None:
+                reply = self.peer.create(uuid, content)
+                accepted = reply.status == 201
+            else:
+                reply = self.peer.replace(uuid, content, peer_version)
+                accepted = reply.status == 200
+            if accepted:
+                ledgers.record_synced(uuid, version, reply.body["version"], content["deleted"])
+                report.pushed += 1
+            elif reply.status in (409, 412):
+                self.reconcile(uuid, report)
+            else:
+                message = reply.body.get("message") if isinstance(reply.body, dict) else None
+                ledgers.record_error(uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
+                report.errors += 1
+            db.session.commit()
+
+    def reconcile(self, uuid: str, report: RoundReport) -> None:
+        """The peer refused our write as stale or conflicting: look at what it holds now."""
+        peer_order = self.peer.get(uuid)
+        local = orders.get_order(uuid, for_update=True)
+        if peer_order is None:  # the peer lost the order (e.g. restored from backup): create it again
+            ledger = ledgers.ledger_for(uuid)
+            ledger.peer_version, ledger.local_version = None, None
+            return
+        peer_content = orders.normalise_content(peer_order)
+        if orders.content_of(local) == peer_content:
+            ledgers.close_converged(uuid, local, peer_order["version"])  # our earlier write did land
+        else:
+            self.collide(local, peer_order, peer_content, report)
+
+
+def _peer_time(peer_order: dict) -> datetime:
+    try:
+        return as_utc(datetime.fromisoformat(peer_order["updated_at"]))
+    except (KeyError, TypeError, ValueError):
+        return utcnow()
+
+
+__all__ = ["SyncEngine", "RoundReport", "PeerUnavailable", "POLICIES"]
