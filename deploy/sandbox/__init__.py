@@ -13,6 +13,7 @@ from flask import Flask
 
 def create_app(config: dict | None = None) -> Flask:
     from deploy.sandbox import grader, odcloud
+    from deploy.sandbox import babitalk, gangnamunni, naver
 
     app = Flask(__name__)
     app.config.update(
@@ -26,8 +27,17 @@ def create_app(config: dict | None = None) -> Flask:
         GRADER_ATTEMPTS_PER_DAY=int(os.environ.get("SANDBOX_GRADER_ATTEMPTS_PER_DAY", "5000")),
         GRADER_SEED=int(os.environ.get("SANDBOX_SEED", "3074271")),
     )
+    app.config.update(  # the community-platform stand-ins (babitalk, gangnamunni, naver)
+        COMMUNITY_ANCHOR=os.environ.get("SANDBOX_COMMUNITY_ANCHOR", ""),
+        COMMUNITY_SEED=int(os.environ.get("SANDBOX_SEED", "3074271")),
+        GANGNAMUNNI_TOKENS=[t for t in os.environ.get("SANDBOX_GANGNAMUNNI_TOKENS", "sandbox-token").split(",") if t],
+        NAVER_NID_AUT=os.environ.get("SANDBOX_NAVER_NID_AUT", "sandbox-aut"),
+        NAVER_NID_SES=os.environ.get("SANDBOX_NAVER_NID_SES", "sandbox-ses"),
+    )
     app.config.update(config or {})
     app.register_blueprint(grader.blp)
+    for community in (babitalk, gangnamunni, naver):
+        app.register_blueprint(community.blp)
     app.register_blueprint(odcloud.blp)
 
     @app.get("/health")
