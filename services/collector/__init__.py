@@ -1,0 +1,24 @@
+"""The collector: background collection tasks on Dramatiq and Redis, with an API, a dashboard,
+a worker, a scheduler and a CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(config=None) -> Flask:
+    from services.collector.api import blp
+    from services.collector.cli import collector_cli
+    from services.collector.config import Config
+    from services.collector.dashboard import dashboard
+    from services.collector.models import db, migrate
+    from services.collector.runtime import init_runtime
+    from shared.app import build_service_app
+
+    app, _ = build_service_app(__name__, config, Config, db, migrate,
+                               Path(__file__).parent / "migrations", [blp])
+    app.register_blueprint(dashboard)
+    init_runtime(app)
+    app.cli.add_command(collector_cli)
+    return app

@@ -1,0 +1,84 @@
+"""The collector's tables: tasks and their log lines."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_migrate import Migrate
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_db
+
+db = make_db()
+migrate = Migrate()
+
+PENDING, RUNNING, CANCELLING = "pending", "running", "cancelling"
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+STATUSES = (PENDING, RUNNING, CANCELLING, COMPLETED, FAILED, CANCELLED)
+FINISHED = (COMPLETED, FAILED, CANCELLED)
+ACTIVE = (RUNNING, CANCELLING)
+
+
+class Task(db.Model):
+    """One collection task; the row is the source of truth for its status and progress."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    queue: Mapped[str] = mapped_column(String(50))
+    # The start params as given, with secrets masked; the secrets themselves are in secrets_sealed.
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    secrets_sealed: Mapped[str | None] = mapped_column(Text)  # Fernet token, key from the environment
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[float] = mapped_column(Float, default=0)
+    total: Mapped[float | None] = mapped_column(Float)
+    current_step: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    result_summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the source saved to resume from after a lost worker (e.g. the next page).
+    resume_state: Mapped[dict] = mapped_column(JSON, default=dict)
+    rows_received: Mapped[int] = mapped_column(Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    peak_memory: Mapped[int | None] = mapped_column(BigInteger)  # bytes: the worker process's peak RSS
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_tasks_created_at_id", "created_at", "id"),
+        Index("ix_tasks_status_heartbeat_at", "status", "heartbeat_at"),
+        Index("ix_tasks_status_completed_at", "status", "completed_at"),
+    )
+
+    @property
+    def type(self) -> str:
+        return f"{self.source}_collect"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class TaskLog(db.Model):
+    __tablename__ = "task_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(10), default="INFO")
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_task_logs_task_id_id", "task_id", "id"),)
+
+    @property
+    def line(self) -> str:
+        return f"[{self.at:%H:%M:%S}] {self.message}"

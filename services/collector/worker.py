@@ -1,0 +1,16 @@
+"""The Dramatiq worker's entry module: `dramatiq services.collector.worker --processes 1 --threads 10`.
+
+Dramatiq's CLI imports this module and uses the global broker, so this is the one place
+that builds the app and its broker at import time (the app-context middleware needs the app).
+"""
+from __future__ import annotations
+
+import dramatiq
+
+from services.collector import create_app
+from services.collector.runtime import runtime
+
+app = create_app()
+with app.app_context():
+    broker = runtime().broker  # declares the actors and the queues on it
+dramatiq.set_broker(broker)
