@@ -83,13 +83,13 @@ def cutoff_of(target_date: date) -> datetime:
     return datetime.combine(target_date, time.min, KST).astimezone(timezone.utc)
 
 
-def from_epoch_ms(value: Any) -> datetime:
+def from_epoch_ms(value: Any, name: str = "timestamp") -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise MalformedRecord(f"timestamp {value!r} is not epoch milliseconds")
+        raise MalformedRecord(f"{name} {value!r} is not epoch milliseconds")
     try:
         return datetime.fromtimestamp(int(value) / 1000, timezone.utc)
     except (ValueError, OverflowError, OSError):
-        raise MalformedRecord(f"timestamp {value!r} is not epoch milliseconds") from None
+        raise MalformedRecord(f"{name} {value!r} is not epoch milliseconds") from None
 
 
 def from_kst_text(value: Any) -> datetime:

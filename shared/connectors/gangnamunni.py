@@ -103,7 +103,7 @@ class GangnamunniClient(CommunityClient):
         post_id = require(record, "id", int)
         return CollectedItem(
             source=self.source, kind=kind, external_id=str(post_id), author=record.get("writerNickName"),
-            text=require(record, "contents", str), created_at=from_epoch_ms(record.get("createTime")),
+            text=require(record, "contents", str), created_at=from_epoch_ms(record.get("createTime"), "createTime"),
             url=f"{PRODUCTION_BASE_URL}/community/{post_id}",
             metrics={"comments": record.get("commentCount") or 0, "thumbs_up": record.get("thumbUpCount") or 0,
                      "views": record.get("viewCount") or 0},

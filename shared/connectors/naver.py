@@ -141,7 +141,7 @@ class NaverCafeClient(CommunityClient):
         return CollectedItem(
             source=self.source, kind="post", external_id=f"{cafe_id}:{article_id}",
             author=record.get("writerNickname"), text=str(record.get("subject") or ""),
-            created_at=from_epoch_ms(record.get("writeDateTimestamp")),
+            created_at=from_epoch_ms(record.get("writeDateTimestamp"), "writeDateTimestamp"),
             url=f"{WEB_URL}/ca-fe/cafes/{cafe_id}/articles/{article_id}",
             metrics={"reads": record.get("readCount") or 0, "comments": record.get("commentCount") or 0,
                      "likes": record.get("likeItCount", record.get("likeCount")) or 0},
@@ -154,6 +154,6 @@ class NaverCafeClient(CommunityClient):
         writer = record.get("writer") if isinstance(record.get("writer"), dict) else {}
         return CollectedItem(
             source=self.source, kind="comment", external_id=f"{cafe_id}:{comment_id}", author=writer.get("nick"),
-            text=require(record, "content", str), created_at=from_epoch_ms(record.get("updateDate")),
+            text=require(record, "content", str), created_at=from_epoch_ms(record.get("updateDate"), "updateDate"),
             url=article.url, metrics={"member_level": record.get("memberLevel")},
             raw={**record, "cafeId": cafe_id, "articleId": article.raw["articleId"]})
