@@ -10,12 +10,19 @@ talk. No auth, as on the real site; 401/403/429 come from the faults (community_
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from deploy.sandbox.community_common import (
-    NICKNAMES, CommunityState, add_control_routes, app_state, default_anchor, kst_text, relative_korean, sentence,
+    NICKNAMES,
+    CommunityState,
+    add_control_routes,
+    app_state,
+    default_anchor,
+    kst_text,
+    relative_korean,
+    sentence,
 )
 
 blp = Blueprint("babitalk", __name__)
@@ -89,7 +96,7 @@ class BabitalkState(CommunityState):
 
     def memo_view(self, memo: dict) -> dict:
         view = {k: v for k, v in memo.items() if k != "_created"}
-        view["first_write_at"] = relative_korean(memo["_created"], datetime.now(timezone.utc))
+        view["first_write_at"] = relative_korean(memo["_created"], datetime.now(UTC))
         return view
 
     def records(self, kind: str) -> list[dict]:

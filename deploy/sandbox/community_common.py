@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -25,7 +25,7 @@ def default_anchor() -> datetime:
     if configured:
         anchor = datetime.fromisoformat(configured)
         return anchor if anchor.tzinfo else anchor.replace(tzinfo=KST)
-    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class Faults:

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from deploy.sandbox.community_common import (
-    NICKNAMES, CommunityState, add_control_routes, app_state, default_anchor, epoch_ms, sentence,
+    NICKNAMES,
+    CommunityState,
+    add_control_routes,
+    app_state,
+    default_anchor,
+    epoch_ms,
+    sentence,
 )
 
 blp = Blueprint("gangnamunni", __name__)
@@ -50,7 +56,7 @@ class GangnamunniState(CommunityState):
 
     def comments(self, post: dict) -> list[dict]:
         rng = random.Random(post["id"])
-        created = datetime.fromtimestamp(post["createTime"] / 1000, timezone.utc)
+        created = datetime.fromtimestamp(post["createTime"] / 1000, UTC)
 
         def comment(comment_id: int, minutes: int, replies: list) -> dict:
             moment = (created + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -18,7 +18,13 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from deploy.sandbox.community_common import (
-    NICKNAMES, CommunityState, add_control_routes, app_state, default_anchor, epoch_ms, sentence,
+    NICKNAMES,
+    CommunityState,
+    add_control_routes,
+    app_state,
+    default_anchor,
+    epoch_ms,
+    sentence,
 )
 
 blp = Blueprint("naver", __name__)

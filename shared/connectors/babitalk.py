@@ -9,11 +9,19 @@ See UPSTREAMS.md section 3.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from shared.connectors.community import (
-    CollectedItem, CommunityClient, MalformedRecord, cutoff_of, from_kst_text, require, take, user_name,
+    CollectedItem,
+    CommunityClient,
+    MalformedRecord,
+    cutoff_of,
+    from_kst_text,
+    require,
+    take,
+    user_name,
 )
 
 PRODUCTION_BASE_URL = "https://web-api.babitalk.com"
@@ -58,7 +66,7 @@ class BabitalkClient(CommunityClient):
         self.page_size = max(1, min(page_size, PAGE_SIZE_MAX))
         self.talk_service_ids = tuple(talk_service_ids)
         self.memo_category_ids = tuple(memo_category_ids)
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
     def collect(self, target_date: date, categories: Iterable[str] = CATEGORIES,
                 limit: int | None = None) -> Iterator[CollectedItem]:

@@ -8,9 +8,10 @@ reported (`warn`), never fatal: one odd post must not lose a whole pull.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 import requests
 
@@ -80,14 +81,14 @@ class PullStats:
 
 def cutoff_of(target_date: date) -> datetime:
     """The oldest instant a pull keeps: the start of `target_date` in Korea, as UTC."""
-    return datetime.combine(target_date, time.min, KST).astimezone(timezone.utc)
+    return datetime.combine(target_date, time.min, KST).astimezone(UTC)
 
 
 def from_epoch_ms(value: Any, name: str = "timestamp") -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise MalformedRecord(f"{name} {value!r} is not epoch milliseconds")
     try:
-        return datetime.fromtimestamp(int(value) / 1000, timezone.utc)
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         raise MalformedRecord(f"{name} {value!r} is not epoch milliseconds") from None
 
@@ -102,7 +103,7 @@ def from_kst_text(value: Any) -> datetime:
         raise MalformedRecord(f"date {value!r} is not YYYY-MM-DD HH:MM:SS") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=KST)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def require(record: Any, key: str, kinds: type | tuple[type, ...]) -> Any:

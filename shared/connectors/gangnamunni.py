@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from shared.connectors.community import (
-    CollectedItem, CommunityClient, CommunityError, cutoff_of, from_epoch_ms, from_kst_text,
-    require, take,
+    CollectedItem,
+    CommunityClient,
+    CommunityError,
+    cutoff_of,
+    from_epoch_ms,
+    from_kst_text,
+    require,
+    take,
 )
 
 PRODUCTION_BASE_URL = "https://www.gangnamunni.com"

@@ -10,12 +10,20 @@ the list showed (subject, writer, counters) and is reported. See UPSTREAMS.md se
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Iterator
 from datetime import date
 from html.parser import HTMLParser
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from shared.connectors.community import (
-    CollectedItem, CommunityAuthError, CommunityClient, CommunityError, cutoff_of, from_epoch_ms, require, take,
+    CollectedItem,
+    CommunityAuthError,
+    CommunityClient,
+    CommunityError,
+    cutoff_of,
+    from_epoch_ms,
+    require,
+    take,
 )
 
 PRODUCTION_LIST_BASE_URL = "https://apis.naver.com"

@@ -2,7 +2,7 @@
 to steer its faults, and the outbound HTTP session the connectors use."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 import requests
@@ -78,4 +78,4 @@ def kst_text_time(text: str) -> datetime:
 
 
 def ms_time(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, timezone.utc)
+    return datetime.fromtimestamp(value / 1000, UTC)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -73,7 +73,7 @@ def test_memo_relative_times_are_resolved(sandbox, http):
 
 
 def test_parse_relative_units():
-    now = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
     assert parse_relative("20분전", now) == now - timedelta(minutes=20)
     assert parse_relative("17시간전", now) == now - timedelta(hours=17)
     assert parse_relative("3일 전", now) == now - timedelta(days=3)
@@ -83,7 +83,7 @@ def test_parse_relative_units():
 def test_empty_listing_yields_nothing(sandbox, http):
     sandbox.faults("babitalk", empty=True)
     connector = client(sandbox, http)
-    assert list(connector.collect(days_before(datetime.now(timezone.utc), 3))) == []
+    assert list(connector.collect(days_before(datetime.now(UTC), 3))) == []
     assert connector.stats.requests == 1 + 1 + 7            # one per listing: reviews, talks, 7 memo categories
 
 
@@ -91,7 +91,7 @@ def test_empty_listing_yields_nothing(sandbox, http):
 def test_refusal_ends_the_pull_with_an_auth_error(sandbox, http, status):
     sandbox.faults("babitalk", fail_status=status, fail_times=1)
     with pytest.raises(CommunityAuthError) as refused:
-        list(client(sandbox, http).collect(days_before(datetime.now(timezone.utc), 3), ["reviews"]))
+        list(client(sandbox, http).collect(days_before(datetime.now(UTC), 3), ["reviews"]))
     assert refused.value.status == status
 
 
