@@ -1,0 +1,68 @@
+"""The grader HTTP API: attempts and daily statistics."""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from services.grader import attempts, stats
+from services.grader.models import db
+from services.grader.schemas import (
+    AttemptQueryArgsSchema,
+    AttemptSchema,
+    BatchResultSchema,
+    BatchSchema,
+    DailyStatsSchema,
+    StatsQueryArgsSchema,
+    StatsRangeSchema,
+)
+from shared.api import ErrorSchema
+from shared.auth import service_token_required
+from shared.pagination import paginate, page_schema
+
+RANGE_SCHEMA = StatsRangeSchema()
+
+blp = Blueprint("attempts", __name__, description="Student attempts and daily statistics")
+
+
+@blp.route("/attempts")
+class Attempts(MethodView):
+    @blp.arguments(AttemptQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(AttemptSchema))
+    def get(self, page, per_page, **filters):
+        """List attempts, oldest first, filtered by user, course, type, result and time"""
+        return paginate(db.session, attempts.filtered_attempts(filters), page, per_page)
+
+
+@blp.route("/attempts/batch")
+class AttemptBatch(MethodView):
+    @service_token_required
+    @blp.arguments(BatchSchema)
+    @blp.response(200, BatchResultSchema)
+    @blp.alt_response(413, schema=ErrorSchema, description="Too many records in one batch")
+    def post(self, body):
+        """Store a batch of attempts; ones already stored are counted as duplicates"""
+        limit = current_app.config["GRADER_BATCH_MAX"]
+        if len(body["records"]) > limit:
+            abort(413, message=f"A batch holds at most {limit} records; this one has {len(body['records'])}.")
+        result = attempts.load_batch(body["records"])
+        db.session.commit()
+        return result.as_dict()
+
+
+@blp.route("/stats/daily")
+class DailyStats(MethodView):
+    @blp.arguments(StatsQueryArgsSchema, location="query")
+    @blp.response(200, DailyStatsSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="The range is longer than GRADER_STATS_MAX_DAYS")
+    def get(self, args):
+        """A day's figures (date=), or {"count", "data": [one row per day]} (start= and end=)"""
+        if "date" in args:
+            return stats.daily_stats(args["date"])
+        days = (args["end"] - args["start"]).days + 1
+        limit = current_app.config["GRADER_STATS_MAX_DAYS"]
+        if days > limit:
+            abort(400, message=f"A range holds at most {limit} days; this one has {days}.")
+        rows = stats.stats_between(args["start"], args["end"])
+        # The range answer has its own envelope; returning a Response bypasses the one-day schema.
+        return jsonify(RANGE_SCHEMA.dump({"count": len(rows), "data": rows}))

@@ -1,0 +1,35 @@
+"""The grader HTTP API: daily reports to Google Sheets and e-mail."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.grader import reports
+from services.grader.models import db
+from services.grader.schemas import ReportQueryArgsSchema, ReportRequestSchema, ReportSchema
+from shared.auth import service_token_required
+from shared.pagination import paginate, page_schema
+
+blp = Blueprint("reports", __name__, description="Daily reports: Google Sheets and e-mail")
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @blp.arguments(ReportQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(ReportSchema))
+    def get(self, page, per_page, date=None):
+        """Reports published so far and how each sink took them, newest first"""
+        return paginate(db.session, reports.reports_query(date), page, per_page)
+
+
+@blp.route("/reports/daily")
+class DailyReport(MethodView):
+    @service_token_required
+    @blp.arguments(ReportRequestSchema)
+    @blp.response(200, ReportSchema)
+    def post(self, body):
+        """Compute a day's figures and publish them (a sink not configured is skipped)"""
+        report = reports.publish_daily_report(current_app.config, body["date"])
+        db.session.commit()
+        return report

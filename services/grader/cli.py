@@ -1,0 +1,35 @@
+"""Operational commands: `flask --app services.grader <command>`."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import click
+from flask import current_app
+
+from services.grader import reports
+from services.grader.models import db
+from services.grader.stats import daily_stats
+from shared.timeutil import utcnow
+
+
+def _day(value: str | None) -> date:
+    return date.fromisoformat(value) if value else utcnow().date() - timedelta(days=1)
+
+
+@click.command("report")
+@click.option("--date", "day", default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+def report(day):
+    """Compute a day's figures and publish them to Google Sheets and e-mail."""
+    published = reports.publish_daily_report(current_app.config, _day(day))
+    db.session.commit()
+    click.echo(f"report {published.date}: {published.stats['attempts']} attempts; "
+               f"sheets {published.sheets_status} ({published.sheets_detail}); "
+               f"e-mail {published.email_status} ({published.email_detail})")
+
+
+@click.command("stats")
+@click.option("--date", "day", default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+def stats(day):
+    """Print a day's figures as JSON."""
+    click.echo(json.dumps(daily_stats(_day(day)), indent=2))

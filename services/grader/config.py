@@ -1,0 +1,32 @@
+from shared.config import BaseConfig
+
+
+class Config(BaseConfig):
+    SERVICE_NAME = "grader"
+    API_TITLE = "Grader analytics"
+    API_VERSION = "1.0"
+    OPENAPI_SPEC_OPTIONS = {
+        "info": {"description": "Student attempts pulled from the code grader's statistics API, "
+                                "daily statistics, and the daily report to Google Sheets and e-mail."},
+    }
+
+    def __init__(self, environ: dict | None = None):
+        super().__init__(environ)
+        env = self.env
+        self.GRADER_BATCH_MAX = env.int("GRADER_BATCH_MAX", 50_000)
+        self.GRADER_STATS_MAX_DAYS = env.int("GRADER_STATS_MAX_DAYS", 366)
+        # Google Sheets: a service-account JSON file (a secret: its path only, from the environment).
+        self.GRADER_SHEETS_CREDENTIALS_FILE = env.str("GRADER_SHEETS_CREDENTIALS_FILE", "")
+        self.GRADER_SHEETS_SPREADSHEET_ID = env.str("GRADER_SHEETS_SPREADSHEET_ID", "")
+        self.GRADER_SHEETS_WORKSHEET = env.str("GRADER_SHEETS_WORKSHEET", "")  # empty: the first sheet
+        self.GRADER_SHEETS_API_URL = env.str("GRADER_SHEETS_API_URL", "https://sheets.googleapis.com")
+        # E-mail: SMTP with STARTTLS (587), implicit TLS (465) or none (a local relay).
+        self.GRADER_SMTP_HOST = env.str("GRADER_SMTP_HOST", "")
+        self.GRADER_SMTP_PORT = env.int("GRADER_SMTP_PORT", 587)
+        self.GRADER_SMTP_SECURITY = (env.str("GRADER_SMTP_SECURITY", "starttls") or "starttls").lower()
+        self.GRADER_SMTP_USER = env.str("GRADER_SMTP_USER", "")
+        self.GRADER_SMTP_PASSWORD = env.str("GRADER_SMTP_PASSWORD", "")
+        self.GRADER_SMTP_CA_FILE = env.str("GRADER_SMTP_CA_FILE", "")
+        self.GRADER_SMTP_TIMEOUT = env.float("GRADER_SMTP_TIMEOUT", 30.0)
+        self.GRADER_REPORT_FROM = env.str("GRADER_REPORT_FROM", "grader-reports@localhost")
+        self.GRADER_REPORT_RECIPIENTS = env.list("GRADER_REPORT_RECIPIENTS")

@@ -1,0 +1,164 @@
+"""A local stand-in for the Google endpoints gspread calls: the OAuth token endpoint a
+service-account file names (`token_uri`) and the Sheets v4 spreadsheet metadata and
+values get / update / append. It keeps a grid per worksheet and records every request,
+so a test can assert what gspread sent."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, abort, jsonify, request
+from werkzeug.serving import make_server
+
+from tests.support.processes import free_port
+
+ACCESS_TOKEN = "fake-access-token"
+
+
+@dataclass
+class FakeSpreadsheet:
+    spreadsheet_id: str
+    worksheets: dict[str, list[list]] = field(default_factory=lambda: {"Daily": []})
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def parse_range(text: str) -> tuple[str, int, int]:
+    """`'Daily'!A5:K5` -> ("Daily", row 5, column 1) (the top-left cell)."""
+    sheet, _, cells = text.rpartition("!")
+    match = re.match(r"([A-Z]+)(\d*)", cells)
+    return sheet.strip("'"), int(match.group(2) or 1), _column_number(match.group(1))
+
+
+def _unpadded_b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class FakeGoogle:
+    def __init__(self, spreadsheet_id: str = "sheet-123"):
+        self.spreadsheet = FakeSpreadsheet(spreadsheet_id)
+        self.requests: list[dict] = []
+        self.token_requests: list[dict] = []
+        self.app = self._build_app()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeGoogle":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+    def grid(self, title: str = "Daily") -> list[list]:
+        return self.spreadsheet.worksheets[title]
+
+    def service_account_file(self, path) -> None:
+        """Write a service-account JSON with a real RSA key whose token_uri is this fake."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        path.write_text(json.dumps({
+            "type": "service_account", "project_id": "test", "private_key_id": "key-1", "private_key": pem,
+            "client_email": "grader@test.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": f"{self.url}/token"}))
+
+    def _build_app(self) -> Flask:
+        app = Flask(__name__)
+        fake = self
+
+        @app.post("/token")
+        def token():
+            assertion = request.form.get("assertion", "")
+            claims = json.loads(_unpadded_b64(assertion.split(".")[1])) if assertion.count(".") == 2 else {}
+            fake.token_requests.append({"grant_type": request.form.get("grant_type"), "claims": claims})
+            if claims.get("aud") != f"{fake.url}/token":
+                return jsonify({"error": "invalid_grant"}), 400
+            return jsonify({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600})
+
+        @app.before_request
+        def record_and_authorise():
+            if request.path == "/token":
+                return None
+            fake.requests.append({"method": request.method, "path": request.path, "args": request.args.to_dict(),
+                                  "json": request.get_json(silent=True)})
+            if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+                return jsonify({"error": {"code": 401, "message": "Request had invalid authentication credentials.",
+                                          "status": "UNAUTHENTICATED"}}), 401
+            return None
+
+        @app.get("/v4/spreadsheets/<spreadsheet_id>")
+        def metadata(spreadsheet_id):
+            fake._spreadsheet(spreadsheet_id)
+            sheets = [{"properties": {"sheetId": index, "title": title, "index": index, "sheetType": "GRID",
+                                      "gridProperties": {"rowCount": 1000, "columnCount": 26}}}
+                      for index, title in enumerate(fake.spreadsheet.worksheets)]
+            return jsonify({"spreadsheetId": spreadsheet_id, "properties": {"title": "Grader daily"},
+                            "sheets": sheets})
+
+        @app.route("/v4/spreadsheets/<spreadsheet_id>/values/<path:cells>", methods=["GET", "PUT", "POST"])
+        def values(spreadsheet_id, cells):
+            fake._spreadsheet(spreadsheet_id)
+            if request.method == "POST" and cells.endswith(":append"):
+                return fake._append(cells.removesuffix(":append"))
+            title, row, column = parse_range(cells)
+            grid = fake.spreadsheet.worksheets.get(title)
+            if grid is None:
+                abort(400)
+            if request.method == "GET":
+                return fake._get(cells, grid, column)
+            if request.method == "PUT":
+                written = request.get_json()["values"]
+                fake._write(grid, row, column, written)
+                return jsonify({"spreadsheetId": spreadsheet_id, "updatedRange": cells,
+                                "updatedRows": len(written), "updatedColumns": len(written[0])})
+            abort(405)
+
+        return app
+
+    def _spreadsheet(self, spreadsheet_id: str) -> None:
+        if spreadsheet_id != self.spreadsheet.spreadsheet_id:
+            abort(404)
+
+    def _get(self, cells: str, grid: list[list], column: int):
+        if request.args.get("majorDimension") == "COLUMNS":
+            column_values = [row[column - 1] if len(row) >= column else "" for row in grid]
+            while column_values and column_values[-1] == "":
+                column_values.pop()
+            body = {"range": cells, "majorDimension": "COLUMNS"}
+            if column_values:
+                body["values"] = [[str(v) for v in column_values]]
+            return jsonify(body)
+        return jsonify({"range": cells, "majorDimension": "ROWS", "values": [[str(v) for v in row] for row in grid]})
+
+    @staticmethod
+    def _write(grid: list[list], row: int, column: int, written: list[list]) -> None:
+        for offset, values in enumerate(written):
+            while len(grid) < row + offset:
+                grid.append([])
+            target = grid[row + offset - 1]
+            while len(target) < column - 1 + len(values):
+                target.append("")
+            target[column - 1:column - 1 + len(values)] = values
+
+    def _append(self, cells: str):
+        title, _, column = parse_range(cells)
+        grid = self.spreadsheet.worksheets[title]
+        written = request.get_json()["values"]
+        last = max((i + 1 for i, row in enumerate(grid) if any(v != "" for v in row)), default=0)
+        self._write(grid, last + 1, column, written)
+        return jsonify({"spreadsheetId": self.spreadsheet.spreadsheet_id, "tableRange": cells,
+                        "updates": {"updatedRange": f"'{title}'!A{last + 1}", "updatedRows": len(written)}})
