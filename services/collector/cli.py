@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from services.collector import tasks
 
 
-@click.group("collector")
+@click.group("collector", cls=AppGroup)
 def collector_cli():
     """Collector maintenance."""
 

@@ -113,7 +113,8 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
         if existing is not None:
             return _repeat(existing, request_hash), False
     secrets = {name: data.pop(name) for name in secret_names(source, data) if data.get(name) not in (None, "")}
-    public = {**redact(_jsonable(data)), **{name: MASK for name in secrets}}
+    given = {key: value for key, value in body.items() if key not in COMMON_FIELDS}
+    public = {**redact(_jsonable(given)), **{name: MASK for name in secrets}}
     now = utcnow()
     task = Task(id=str(uuid.uuid4()), source=source.name, status=PENDING, queue=queue, params=public,
                 secrets_sealed=seal(config, secrets), idempotency_key=key, request_hash=request_hash,
