@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -70,7 +70,7 @@ class GraderDay:
 
     def __init__(self, day: date, per_day: int, seed: int):
         self.day, self.per_day, self.seed = day, per_day, seed
-        self.start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        self.start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         self.users = max(50, per_day // 20)
 
     def offset_us(self, index: int) -> int:
@@ -167,14 +167,14 @@ def parse_time(raw: str | None) -> datetime | None:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def attempts_between(start: datetime, end: datetime, per_day: int, seed: int,
                      start_inclusive: bool = True, end_inclusive: bool = True):
     """The generated attempts with created_at in the window, oldest first."""
     day = start.date()
-    while datetime(day.year, day.month, day.day, tzinfo=timezone.utc) <= end:
+    while datetime(day.year, day.month, day.day, tzinfo=UTC) <= end:
         generated = GraderDay(day, per_day, seed)
         low = (start - generated.start) // timedelta(microseconds=1)
         high = (end - generated.start) // timedelta(microseconds=1)

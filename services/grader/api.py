@@ -18,7 +18,7 @@ from services.grader.schemas import (
 )
 from shared.api import ErrorSchema
 from shared.auth import service_token_required
-from shared.pagination import paginate, page_schema
+from shared.pagination import page_schema, paginate
 
 RANGE_SCHEMA = StatsRangeSchema()
 

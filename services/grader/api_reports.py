@@ -7,9 +7,13 @@ from flask_smorest import Blueprint
 
 from services.grader import reports
 from services.grader.models import db
-from services.grader.schemas import ReportQueryArgsSchema, ReportRequestSchema, ReportSchema
+from services.grader.schemas import (
+    ReportQueryArgsSchema,
+    ReportRequestSchema,
+    ReportSchema,
+)
 from shared.auth import service_token_required
-from shared.pagination import paginate, page_schema
+from shared.pagination import page_schema, paginate
 
 blp = Blueprint("reports", __name__, description="Daily reports: Google Sheets and e-mail")
 

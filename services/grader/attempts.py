@@ -7,7 +7,7 @@ and the per-record cost of a schema would dominate it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
 
@@ -68,7 +68,7 @@ def validate_attempt(record) -> tuple:
     if not isinstance(created_at, datetime):
         created_at = parse_created_at(created_at)
     elif created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=timezone.utc)
+        created_at = created_at.replace(tzinfo=UTC)
     sourcedid = _text(record, "lis_result_sourcedid")
     course_id, block_id = course_and_block(sourcedid)
     return (user_id, _text(record, "oauth_consumer_key"), sourcedid, _text(record, "lis_outcome_service_url"),
@@ -133,7 +133,7 @@ def _store_postgres(conn, rows: list[tuple]) -> int:
 def _store_sqlite(conn, rows: list[tuple]) -> int:
     """executemany of INSERT OR IGNORE; SQLite counts the rows actually inserted."""
     created = ATTEMPT_COLUMNS.index("created_at")
-    prepared = [row[:created] + (row[created].astimezone(timezone.utc).strftime(SQLITE_TIMESTAMP),) + row[created + 1:]
+    prepared = [row[:created] + (row[created].astimezone(UTC).strftime(SQLITE_TIMESTAMP),) + row[created + 1:]
                 for row in rows]
     cursor = conn.cursor()
     try:

@@ -1,7 +1,7 @@
 """Request and response schemas of the grader API."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -48,9 +48,9 @@ class AttemptQueryArgsSchema(PaginationQueryArgsSchema):
     course_id = fields.String(validate=validate.Length(min=1, max=200))
     attempt_type = fields.String(validate=validate.OneOf(["run", "submit"]))
     is_correct = fields.Boolean()
-    start = fields.AwareDateTime(default_timezone=timezone.utc,
+    start = fields.AwareDateTime(default_timezone=UTC,
                                  metadata={"description": "created_at >= start (ISO 8601; UTC without an offset)"})
-    end = fields.AwareDateTime(default_timezone=timezone.utc,
+    end = fields.AwareDateTime(default_timezone=UTC,
                                metadata={"description": "created_at < end"})
 
     @ma.validates_schema

@@ -13,9 +13,9 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 import requests
 
@@ -89,7 +89,7 @@ def parse_created_at(raw) -> datetime:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise RecordRejected(f"created_at {raw[:40]!r} is not a timestamp") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def parse_is_correct(attempt_type: str, raw) -> bool | None:
@@ -120,14 +120,13 @@ def normalize_record(raw, warnings: Counter | None = None) -> dict:
     is_correct = parse_is_correct(attempt_type, raw.get("is_correct"))
     created_at = parse_created_at(raw.get("created_at"))
     params = parse_passback(raw.get("passback_params"))
-    if warnings is not None:
-        if len(params) != 3 or any(key not in params for key in PASSBACK_KEYS):
-            for key in PASSBACK_KEYS:
-                if key not in params:
-                    warnings[f"missing_{key}"] += 1
-            extra = sum(1 for key in params if key not in PASSBACK_KEYS)
-            if extra:
-                warnings["extra_passback_keys"] += extra
+    if warnings is not None and (len(params) != 3 or any(key not in params for key in PASSBACK_KEYS)):
+        for key in PASSBACK_KEYS:
+            if key not in params:
+                warnings[f"missing_{key}"] += 1
+        extra = sum(1 for key in params if key not in PASSBACK_KEYS)
+        if extra:
+            warnings["extra_passback_keys"] += extra
     return {
         "user_id": user_id.strip(),
         "oauth_consumer_key": params.get("oauth_consumer_key"),
@@ -187,7 +186,7 @@ def course_and_block(sourcedid: str | None) -> tuple[str | None, str | None]:
 # --- windows and the client ----------------------------------------------------------------
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
@@ -203,7 +202,7 @@ def windows(start: datetime, end: datetime, size: timedelta = timedelta(hours=1)
 
 
 def format_timestamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 @dataclass

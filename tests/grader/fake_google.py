@@ -1,6 +1,5 @@
-"""A local stand-in for the Google endpoints gspread calls: the OAuth token endpoint a
-service-account file names (`token_uri`) and the Sheets v4 spreadsheet metadata and
-values get / update / append. It keeps a grid per worksheet and records every request,
+"""A local stand-in for the Google Sheets v4 endpoints gspread calls: spreadsheet metadata
+and values get / update / append, authorised by the service account's signed JWT. It keeps a grid per worksheet and records every request,
 so a test can assert what gspread sent."""
 from __future__ import annotations
 
@@ -9,15 +8,20 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Self
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from flask import Flask, abort, jsonify, request
 from werkzeug.serving import make_server
 
 from tests.support.processes import free_port
 
-ACCESS_TOKEN = "fake-access-token"
+CLIENT_EMAIL = "grader@test.iam.gserviceaccount.com"
+# A universe domain of its own: google-auth then signs its own JWT for each call (no token
+# exchange, no lookups on Google's IAM hosts), and the fake checks that JWT's signature.
+UNIVERSE_DOMAIN = "sheets-fake.test"
 
 
 @dataclass
@@ -48,14 +52,15 @@ class FakeGoogle:
     def __init__(self, spreadsheet_id: str = "sheet-123"):
         self.spreadsheet = FakeSpreadsheet(spreadsheet_id)
         self.requests: list[dict] = []
-        self.token_requests: list[dict] = []
+        self.tokens_seen: list[dict] = []
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.app = self._build_app()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeGoogle":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -67,27 +72,27 @@ class FakeGoogle:
         return self.spreadsheet.worksheets[title]
 
     def service_account_file(self, path) -> None:
-        """Write a service-account JSON with a real RSA key whose token_uri is this fake."""
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        """Write a service-account JSON with this fake's RSA key, in the fake's universe."""
+        pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
         path.write_text(json.dumps({
             "type": "service_account", "project_id": "test", "private_key_id": "key-1", "private_key": pem,
-            "client_email": "grader@test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": f"{self.url}/token"}))
+            "client_email": CLIENT_EMAIL, "client_id": "1", "token_uri": f"{self.url}/token",
+            "universe_domain": UNIVERSE_DOMAIN}))
+
+    def verify_jwt(self, token: str) -> dict | None:
+        """The claims of an RS256 JWT signed with this fake's key, else None."""
+        try:
+            header, payload, signature = token.split(".")
+            self.key.public_key().verify(_unpadded_b64(signature), f"{header}.{payload}".encode(),
+                                         padding.PKCS1v15(), hashes.SHA256())
+            return json.loads(_unpadded_b64(payload))
+        except (ValueError, InvalidSignature):
+            return None
 
     def _build_app(self) -> Flask:
         app = Flask(__name__)
         fake = self
-
-        @app.post("/token")
-        def token():
-            assertion = request.form.get("assertion", "")
-            claims = json.loads(_unpadded_b64(assertion.split(".")[1])) if assertion.count(".") == 2 else {}
-            fake.token_requests.append({"grant_type": request.form.get("grant_type"), "claims": claims})
-            if claims.get("aud") != f"{fake.url}/token":
-                return jsonify({"error": "invalid_grant"}), 400
-            return jsonify({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600})
 
         @app.before_request
         def record_and_authorise():
@@ -95,7 +100,11 @@ class FakeGoogle:
                 return None
             fake.requests.append({"method": request.method, "path": request.path, "args": request.args.to_dict(),
                                   "json": request.get_json(silent=True)})
-            if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            claims = fake.verify_jwt(token) if scheme == "Bearer" else None
+            if claims is not None:
+                fake.tokens_seen.append(claims)
+            if claims is None or claims.get("iss") != CLIENT_EMAIL or "spreadsheets" not in claims.get("scope", ""):
                 return jsonify({"error": {"code": 401, "message": "Request had invalid authentication credentials.",
                                           "status": "UNAUTHENTICATED"}}), 401
             return None

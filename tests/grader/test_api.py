@@ -87,7 +87,7 @@ def test_bad_bodies_get_a_4xx_in_the_error_shape(client, make_app):
 
 def test_list_filters_and_pages(client):
     post_batch(client, DAY)
-    get = lambda **q: client.get("/attempts", query_string=q)  # noqa: E731
+    get = lambda **q: client.get("/attempts", query_string=q)
     assert get(user_id="u2").json["count"] == 2
     assert get(attempt_type="submit").json["count"] == 3
     assert get(attempt_type="submit", is_correct="false").json["count"] == 1

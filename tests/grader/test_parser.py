@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -39,10 +39,10 @@ ACCEPTED = [
     ("submit true", raw(attempt_type="submit", is_correct=True), {"is_correct": True}, {}),
     ("submit false", raw(attempt_type="submit", is_correct=False), {"is_correct": False}, {}),
     ("no fraction", raw(created_at="2023-05-31 09:16:11"),
-     {"created_at": datetime(2023, 5, 31, 9, 16, 11, tzinfo=timezone.utc)}, {}),
+     {"created_at": datetime(2023, 5, 31, 9, 16, 11, tzinfo=UTC)}, {}),
     ("ISO with offset", raw(created_at="2023-05-31T12:16:11+03:00"),
-     {"created_at": datetime(2023, 5, 31, 9, 16, 11, tzinfo=timezone.utc)}, {}),
-    ("microseconds kept", raw(), {"created_at": datetime(2023, 5, 31, 9, 16, 11, 313646, tzinfo=timezone.utc)}, {}),
+     {"created_at": datetime(2023, 5, 31, 9, 16, 11, tzinfo=UTC)}, {}),
+    ("microseconds kept", raw(), {"created_at": datetime(2023, 5, 31, 9, 16, 11, 313646, tzinfo=UTC)}, {}),
     ("missing outcome url", raw(passback_params=repr({"oauth_consumer_key": "", "lis_result_sourcedid": SOURCEDID})),
      {"lis_outcome_service_url": None, "lis_result_sourcedid": SOURCEDID},
      {"missing_lis_outcome_service_url": 1}),
@@ -161,7 +161,7 @@ def test_course_and_block(sourcedid, course, block):
 
 
 def test_windows_cover_the_range_without_overlap():
-    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 3, 1, tzinfo=UTC)
     parts = list(windows(start, start + timedelta(hours=2, minutes=30)))
     assert [(a.hour, a.minute, b.hour, b.minute) for a, b in parts] == [(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 2, 30)]
     assert list(windows(start, start)) == []

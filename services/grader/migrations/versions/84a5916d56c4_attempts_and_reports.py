@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-22 19:53:39.576751
 
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 # revision identifiers, used by Alembic.
 revision = '84a5916d56c4'
