@@ -27,8 +27,10 @@ logs: $(STAMP)  ## follow the processes' output
 test: $(STAMP)  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md
-	$(BIN)/python -m bench
+bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk and PostgreSQL)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get install -y -q wrk >/dev/null; } || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services deploy tests bench

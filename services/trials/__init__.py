@@ -8,6 +8,7 @@ from flask import Flask
 
 def create_app(config=None) -> Flask:
     from services.trials.api import blp
+    from services.trials.cache import ResponseCache
     from services.trials.cli import pull
     from services.trials.config import Config
     from services.trials.models import db, migrate
@@ -16,4 +17,6 @@ def create_app(config=None) -> Flask:
     app, _ = build_service_app(__name__, config, Config, db, migrate,
                                Path(__file__).parent / "migrations", [blp])
     app.cli.add_command(pull)
+    ResponseCache({"trials.Trials", "trials.TrialById", "trials.RecentTrials", "trials.RecentTrialsAlias",
+                   "trials.TrialHistory"}).init_app(app)
     return app

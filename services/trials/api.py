@@ -140,6 +140,7 @@ class TrialBatch(MethodView):
         except trials.SnapshotError as exc:
             abort(exc.status, message=str(exc))
         db.session.commit()
+        current_app.extensions["trials_cache"].clear()
         return result.as_dict()
 
 
@@ -158,4 +159,5 @@ class SnapshotComplete(MethodView):
         except trials.SnapshotError as exc:
             abort(exc.status, message=str(exc))
         db.session.commit()
+        current_app.extensions["trials_cache"].clear()
         return snapshot

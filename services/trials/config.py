@@ -20,4 +20,6 @@ class Config(BaseConfig):
         self.TRIALS_BATCH_MAX = env.int("TRIALS_BATCH_MAX", 5000)
         # A completed snapshot holding less than this share of the active trials is refused
         # (a broken upstream answering a few rows must not withdraw the whole table).
+        # Seconds a process may serve a rendered GET response again (0: off). See cache.py.
+        self.TRIALS_CACHE_SECONDS = env.float("TRIALS_CACHE_SECONDS", 1.0)
         self.TRIALS_MIN_SNAPSHOT_RATIO = env.float("TRIALS_MIN_SNAPSHOT_RATIO", 0.5)

@@ -6,72 +6,8 @@ from marshmallow import fields, validate
 
 from shared.pagination import PaginationQueryArgsSchema
 
-# Upstream (odcloud, Korean keys) -> our field names.
-KOREAN_FIELDS = {
-    "과제번호": "trial_id",
-    "과제명": "title",
-    "진료과": "department",
-    "연구책임기관": "institution",
-    "임상시험단계(연구모형)": "phase",
-    "연구종류": "study_type",
-    "연구범위": "scope",
-    "연구기간": "period",
-    "전체목표연구대상자수": "target_subjects",
-}
-
 SORT_FIELDS = ("trial_id", "title", "updated_at", "created_at", "target_subjects", "institution", "department")
 SORT_CHOICES = [prefix + name for name in SORT_FIELDS for prefix in ("", "-")]
-
-
-class SubjectCount(fields.Integer):
-    """A head count given as an integer or a numeric string ("1,200" too); "" means unknown."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-            if value == "":
-                return None
-            if not value.isdigit():
-                raise self.make_error("invalid")
-            value = int(value)
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-def _text(length: int | None = None, **kwargs):
-    return fields.String(allow_none=True, load_default=None,
-                         validate=validate.Length(max=length) if length else None, **kwargs)
-
-
-class TrialRecordSchema(ma.Schema):
-    """One record of a batch, in English or in the upstream's Korean keys."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
-
-    trial_id = fields.String(required=True, validate=[validate.Length(min=1, max=64),
-                                                      validate.Regexp(r"^\S+$", error="must not contain spaces")])
-    title = _text()
-    department = _text(200)
-    institution = _text(200)
-    phase = _text(200)
-    study_type = _text(100)
-    scope = _text(100)
-    period = _text(100)
-    target_subjects = SubjectCount(allow_none=True, load_default=None, strict=True,
-                                   validate=validate.Range(min=0, max=10_000_000))
-
-    @ma.pre_load
-    def english_keys_and_blanks(self, data, **kwargs):
-        if not isinstance(data, dict):
-            raise ma.ValidationError("a record must be a JSON object", "_schema")
-        record = {KOREAN_FIELDS.get(key, key): value for key, value in data.items()}
-        for key, value in record.items():
-            if isinstance(value, str):
-                value = value.strip()
-                record[key] = value or None
-        return record
 
 
 class TrialSchema(ma.Schema):
@@ -140,8 +76,13 @@ class TrialChangeSchema(ma.Schema):
 class BatchSchema(ma.Schema):
     snapshot_id = fields.String(validate=[validate.Length(min=1, max=100), validate.Regexp(r"^[A-Za-z0-9_.:-]+$")],
                                 metadata={"description": "Marks the records as part of this full snapshot"})
-    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1),
-                          metadata={"description": "Records with English keys or the upstream's Korean keys"})
+    # Records are validated one by one (services/trials/records.py) so that one bad record is
+    # reported and the rest stored, instead of the whole batch failing with a 422.
+    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1), metadata={
+        "description": "Records with the English keys of Trial or the upstream's Korean keys "
+                       "(과제번호, 과제명, 진료과, 연구책임기관, 임상시험단계(연구모형), 연구종류, 연구범위, 연구기간, "
+                       "전체목표연구대상자수); trial_id is required, target_subjects an integer or numeric string",
+        "example": [{"과제번호": "C130010", "과제명": "예시 코호트 연구", "전체목표연구대상자수": "120"}]})
 
 
 class RejectedRecordSchema(ma.Schema):

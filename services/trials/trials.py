@@ -10,14 +10,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
-import marshmallow as ma
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, String, and_, any_, bindparam, func, insert, or_, select, update
 
 from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
-from services.trials.schemas import TrialRecordSchema
+from services.trials.records import RecordError, normalise_record, record_id
 from shared.timeutil import as_utc, utcnow
 
-RECORD_SCHEMA = TrialRecordSchema()
 # Keep IN (...) lists well under every backend's bound-parameter limit.
 ID_CHUNK = 900
 
@@ -49,36 +47,37 @@ def content_hash(content: dict) -> str:
     return hashlib.sha256(json.dumps([content[f] for f in CONTENT_FIELDS], ensure_ascii=False).encode()).hexdigest()
 
 
-def _describe(errors: dict) -> str:
-    parts = []
-    for key, messages in errors.items():
-        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
-        parts.append(text if key == "_schema" else f"{key}: {text}")
-    return "; ".join(parts)
-
-
 def validate_records(records: list, result: BatchResult) -> dict[str, dict]:
-    """Valid records by trial_id (English fields); the rest are added to `result.rejected`."""
+    """Valid records by trial_id; the rest are added to `result.rejected` with the reason."""
     valid: dict[str, dict] = {}
     for index, raw in enumerate(records):
-        raw_id = raw.get("trial_id", raw.get("과제번호")) if isinstance(raw, dict) else None
         try:
-            record = RECORD_SCHEMA.load(raw)
-        except ma.ValidationError as exc:
-            result.rejected.append({"index": index, "trial_id": raw_id if isinstance(raw_id, str) else None,
-                                    "reason": _describe(exc.normalized_messages())})
+            record = normalise_record(raw)
+        except RecordError as exc:
+            result.rejected.append({"index": index, "trial_id": record_id(raw), "reason": str(exc)})
             continue
-        if record["trial_id"] in valid:
-            result.rejected.append({"index": index, "trial_id": record["trial_id"],
+        trial_id = record.pop("trial_id")
+        if trial_id in valid:
+            result.rejected.append({"index": index, "trial_id": trial_id,
                                     "reason": "trial_id appears earlier in the same batch"})
             continue
-        valid[record["trial_id"]] = {f: record.get(f) for f in CONTENT_FIELDS}
+        valid[trial_id] = record
     return valid
 
 
 def _chunks(items: list, size: int = ID_CHUNK) -> Iterator[list]:
+    """Id lists small enough for SQLite's bound-parameter limit; PostgreSQL takes one array."""
+    if db.engine.dialect.name == "postgresql":
+        size = max(size, len(items))
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _id_in(ids: list[str]):
+    """`trial_id IN ids`: one array parameter on PostgreSQL instead of thousands of placeholders."""
+    if db.engine.dialect.name == "postgresql":
+        return Trial.trial_id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return Trial.trial_id.in_(ids)
 
 
 def _open_snapshot(snapshot_id: str, now: datetime) -> Snapshot:
@@ -107,7 +106,7 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
                *(getattr(Trial, f) for f in CONTENT_FIELDS)]
     existing = {}
     for chunk in _chunks(ids):
-        for row in db.session.execute(select(*columns).where(Trial.trial_id.in_(chunk))):
+        for row in db.session.execute(select(*columns).where(_id_in(chunk))):
             existing[row.trial_id] = row
 
     new_rows, changed_rows, history, unchanged_ids = [], [], [], []
@@ -139,12 +138,12 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
         db.session.execute(update(Trial), changed_rows)
     restored_ids = [h["trial_id"] for h in history if h["kind"] == "restored"]
     for chunk in _chunks(restored_ids):
-        db.session.execute(update(Trial).where(Trial.trial_id.in_(chunk)).values(withdrawn_at=None))
+        db.session.execute(update(Trial).where(_id_in(chunk)).values(withdrawn_at=None))
     if snapshot_id:
         for chunk in _chunks(unchanged_ids):
             db.session.execute(
                 update(Trial)
-                .where(Trial.trial_id.in_(chunk),
+                .where(_id_in(chunk),
                        or_(Trial.last_snapshot_id.is_(None), Trial.last_snapshot_id != snapshot_id))
                 .values(last_snapshot_id=snapshot_id)
                 .execution_options(synchronize_session=False)
@@ -181,7 +180,7 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
             f"{min_ratio}; completing it would withdraw the rest. Pass force=true if that is intended.", 409)
     withdrawn_ids = list(db.session.scalars(select(Trial.trial_id).where(missing)))
     for chunk in _chunks(withdrawn_ids):
-        db.session.execute(update(Trial).where(Trial.trial_id.in_(chunk)).values(withdrawn_at=now)
+        db.session.execute(update(Trial).where(_id_in(chunk)).values(withdrawn_at=now)
                            .execution_options(synchronize_session=False))
     if withdrawn_ids:
         db.session.execute(insert(TrialChange), [

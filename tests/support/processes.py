@@ -49,7 +49,7 @@ class LiveProcess:
             try:
                 if requests.get(self.url + self.health_path, timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.args} did not answer {self.health_path} in {timeout}s:\n{self.output()}")

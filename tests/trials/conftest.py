@@ -17,6 +17,7 @@ def app(database_url_for, tmp_path):
         "LOG_DIR": tmp_path / "log",
         "ODCLOUD_SERVICE_KEY": "sandbox-key",
         "HTTP_RETRIES": 0,
+        "TRIALS_CACHE_SECONDS": 0,
     })
     with app.app_context():
         db.create_all()
