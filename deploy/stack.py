@@ -21,11 +21,12 @@ from sqlalchemy.engine import make_url
 from shared.config import REPO_ROOT, Environment
 from shared.redis_local import redis_answers, start_bundled_redis
 
-VAR = REPO_ROOT / "var"
+BIN = Path(sys.executable).parent
+# VAR_DIR moves everything `make up` writes (data, logs, pid files), e.g. for the e2e tests.
+VAR = Path(Environment().str("VAR_DIR", str(REPO_ROOT / "var")))
 STACK_PID = VAR / "stack.pid"
 STACK_LOG = VAR / "log" / "stack.log"
 REDIS_DIR = VAR / "redis"
-BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def process_env(env: Environment) -> dict:
     merged = {**os.environ}
     merged["PATH"] = f"{BIN}{os.pathsep}{merged.get('PATH', '')}"
     merged["PYTHONUNBUFFERED"] = "1"
+    merged["VAR_DIR"] = str(VAR)
     merged["SERVICE_TOKEN"] = service_token(env)
     merged["REDIS_URL"] = ensure_redis(env)
     sandbox = f"http://127.0.0.1:{SERVICES[0].port(env)}"
