@@ -2,6 +2,7 @@
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -109,9 +110,9 @@ def test_a_wrong_secret_fails_without_showing_it(wired, client, worker, tmp_path
 class Receiver(BaseHTTPRequestHandler):
     """A client's callback endpoint: answers 500 to the first POST, then 200."""
 
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append(body)
         self.send_response(500 if len(type(self).received) == 1 else 200)
