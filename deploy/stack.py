@@ -45,6 +45,7 @@ class Service:
 SERVICES = [
     Service("sandbox", "SANDBOX_PORT", 5199, docs=False),
     Service("trials", "TRIALS_PORT", 5101, app="services.trials"),
+    Service("collector", "COLLECTOR_PORT", 5105, app="services.collector"),
 ]
 
 
@@ -150,8 +151,10 @@ def up() -> None:
 
 
 def load_first_data(env: dict) -> None:
-    """Fill the trials service from the sandbox (or the configured odcloud)."""
-    run([str(BIN / "flask"), "--app", "services.trials", "pull"], env)
+    """Fill the trials service from the sandbox (or the configured odcloud): start a `trials`
+    collection through the collector API and wait until it ends (non-zero exit if it failed)."""
+    collector = f"http://127.0.0.1:{Environment(environ=env).int('COLLECTOR_PORT', 5105)}"
+    run([str(BIN / "python"), "-m", "services.collector", "--url", collector, "start", "trials", "--wait"], env)
 
 
 def down() -> None:
