@@ -80,7 +80,11 @@ def process_env(env: Environment) -> dict:
     merged["VAR_DIR"] = str(VAR)
     merged["SERVICE_TOKEN"] = service_token(env)
     merged["REDIS_URL"] = ensure_redis(env)
-    sandbox = f"http://127.0.0.1:{SERVICES[0].port(env)}"
+    # Where each service finds the others: <NAME>_URL, unless configured.
+    for service in SERVICES:
+        key = service.name.upper().replace("-", "_") + "_URL"
+        merged.setdefault(key, env.str(key, f"http://127.0.0.1:{service.port(env)}"))
+    sandbox = merged["SANDBOX_URL"]
     merged.setdefault("ODCLOUD_BASE_URL", env.str("ODCLOUD_BASE_URL", f"{sandbox}/api"))
     merged.setdefault("ODCLOUD_SERVICE_KEY", env.str("ODCLOUD_SERVICE_KEY", "sandbox-key"))
     return merged
