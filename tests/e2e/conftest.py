@@ -1,0 +1,53 @@
+"""The whole stack, started exactly as `make up` starts it, on free ports with fresh data."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import REPO_ROOT, free_port
+
+# Every e2e test runs on the same xdist worker, against one stack.
+pytestmark = pytest.mark.xdist_group("e2e")
+
+
+@dataclass
+class Stack:
+    urls: dict[str, str]
+    env: dict[str, str]
+    var: Path
+    output: str
+
+    def url(self, service: str) -> str:
+        return self.urls[service]
+
+    @property
+    def service_token(self) -> str:
+        return (self.var / "service_token").read_text().strip()
+
+
+def _stack(command: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deploy.stack", command], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, redis_server_url):
+    from deploy.stack import SERVICES
+
+    var = tmp_path_factory.mktemp("stack-var")
+    ports = {service.name: free_port() for service in SERVICES}
+    env = {**os.environ, "ENV_FILE": os.devnull, "VAR_DIR": str(var), "REDIS_URL": f"{redis_server_url}/15",
+           **{service.port_key: str(ports[service.name]) for service in SERVICES}}
+    env.pop("SERVICE_TOKEN", None)
+    started = _stack("up", env, timeout=300)
+    if started.returncode != 0:
+        _stack("down", env, timeout=60)
+        pytest.fail(f"make up failed:\n{started.stdout}\n{started.stderr}")
+    yield Stack({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, env, var, started.stdout)
+    stopped = _stack("down", env, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
