@@ -9,6 +9,7 @@ from flask import Flask
 
 def create_app(config=None) -> Flask:
     from services.collector.api import blp
+    from services.collector.api_items import blp as collected_items_blp
     from services.collector.cli import collector_cli
     from services.collector.config import Config
     from services.collector.dashboard import dashboard
@@ -17,7 +18,7 @@ def create_app(config=None) -> Flask:
     from shared.app import build_service_app
 
     app, _ = build_service_app(__name__, config, Config, db, migrate,
-                               Path(__file__).parent / "migrations", [blp])
+                               Path(__file__).parent / "migrations", [blp, collected_items_blp])
     app.register_blueprint(dashboard)
     init_runtime(app)
     app.cli.add_command(collector_cli)

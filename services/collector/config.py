@@ -51,3 +51,4 @@ class Config(BaseConfig):
         for name, source in SOURCES.items():
             key = f"COLLECTOR_PACING_{name.upper()}"
             setattr(self, key, env.float(key, source.pacing_seconds))
+            vars(self).update(source.settings(env, self) if hasattr(source, "settings") else {})  # source-specific keys

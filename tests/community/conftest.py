@@ -79,3 +79,33 @@ def kst_text_time(text: str) -> datetime:
 
 def ms_time(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
+
+
+# --- the collector with the community sources, on a real Redis and real worker threads ------
+# The collector's own fixtures (app on a fresh database, client, Dramatiq worker threads).
+from tests.collector.conftest import app, client, collector_config, namespace, worker  # noqa: F401
+
+GANGNAMUNNI_TOKEN = "gn-token-7f3a9c2e41"
+NID_AUT, NID_SES = "nid-aut-5b8e11d0c9", "nid-ses-0c4f77a2e3"
+
+
+@pytest.fixture
+def community_sandbox(live_process) -> SandboxControl:
+    """The sandbox with a token and cookies distinctive enough to search for in any output."""
+    port = free_port()
+    process = live_process(flask_app("deploy.sandbox", port), port=port, name="sandbox", env={
+        "SANDBOX_GANGNAMUNNI_TOKENS": GANGNAMUNNI_TOKEN, "SANDBOX_NAVER_NID_AUT": NID_AUT,
+        "SANDBOX_NAVER_NID_SES": NID_SES})
+    return SandboxControl(process.url)
+
+
+@pytest.fixture
+def community_app(app, community_sandbox, tmp_path):  # noqa: F811 (the imported fixture)
+    """The collector app pointed at the sandbox, with no pacing and no default token/cookies."""
+    app.config.update(
+        BABITALK_BASE_URL=community_sandbox.url, GANGNAMUNNI_BASE_URL=community_sandbox.url, GANGNAMUNNI_TOKEN="",
+        NAVER_API_BASE_URL=community_sandbox.url, NAVER_ARTICLE_BASE_URL=community_sandbox.url, NAVER_COOKIES="",
+        COLLECTOR_PACING_BABITALK=0.0, COLLECTOR_PACING_GANGNAMUNNI=0.0, COLLECTOR_PACING_NAVER=0.0,
+        COLLECTOR_DUMP_SQLITE_DIR=str(tmp_path / "dumps"), HTTP_RETRIES=3, HTTP_BACKOFF=0.01)
+    app.sandbox = community_sandbox
+    return app

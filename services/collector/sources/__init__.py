@@ -5,9 +5,13 @@ To add a source, write `services/collector/sources/<name>.py` with a `Source` su
 """
 from __future__ import annotations
 
+from services.collector.sources.babitalk import BabitalkSource
 from services.collector.sources.base import Source
+from services.collector.sources.gangnamunni import GangnamunniSource
+from services.collector.sources.naver import NaverSource
 from services.collector.sources.trials import TrialsSource
 
 SOURCES: dict[str, Source] = {source.name: source for source in (
     TrialsSource(),
+    BabitalkSource(), GangnamunniSource(), NaverSource(),
 )}

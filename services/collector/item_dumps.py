@@ -1,0 +1,222 @@
+"""Dumps: write a task's collected items into the analyst's own database, in the background.
+
+`POST .../task/{id}/dump {"database_url", "table"}` validates the URL (PostgreSQL,
+MySQL/MariaDB or SQLite only; a SQLite file only inside COLLECTOR_DUMP_SQLITE_DIR) and the
+table name, stores the dump with the URL's password masked (the full URL is sealed with
+the collector's secret key, as secret task params are) and enqueues a Dramatiq job. The
+job creates the table if needed and upserts on (source, kind, external_id), so dumping
+twice never duplicates rows. The password never reaches a response or a log line.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import dramatiq
+from flask import current_app
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    update,
+)
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.collector import items
+from services.collector.models import db
+from services.collector.sealing import seal, unseal
+from shared.redact import MASK, redact_text, redact_url
+from shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+DUMP_ITEMS = "collector_dump_items"
+DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
+           "mariadb": "mariadb+pymysql", "sqlite": "sqlite"}
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+BATCH = 500
+
+
+class DumpRefused(ValueError):
+    """The URL or table name is not acceptable; `field` names which."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class ItemDump(db.Model):
+    __tablename__ = "item_dumps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    target: Mapped[str] = mapped_column(Text)               # the URL with its password masked
+    url_sealed: Mapped[str] = mapped_column(Text)           # Fernet token holding the full URL
+    table_name: Mapped[str] = mapped_column(String(63))
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+def checked_url(database_url: str, config) -> str:
+    """The URL with our driver for its scheme; refuses other schemes and SQLite outside the dump dir."""
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        raise DumpRefused("database_url", "Not a database URL (scheme://user:password@host/db).") from None
+    scheme = url.drivername.split("+", 1)[0]
+    if scheme not in DRIVERS:
+        raise DumpRefused("database_url", f"Scheme {scheme!r} is not accepted; use postgresql, mysql, "
+                                          "mariadb or sqlite.")
+    url = url.set(drivername=DRIVERS[scheme])
+    if scheme == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise DumpRefused("database_url", "A SQLite dump needs a file: sqlite:////path/to/file.sqlite3.")
+        allowed = Path(config["COLLECTOR_DUMP_SQLITE_DIR"]).resolve()
+        if not Path(url.database).resolve().is_relative_to(allowed):
+            raise DumpRefused("database_url", f"SQLite dumps are written under {allowed} only "
+                                              "(COLLECTOR_DUMP_SQLITE_DIR).")
+    elif not url.host or not url.database:
+        raise DumpRefused("database_url", "The URL needs a host and a database name.")
+    return url.render_as_string(hide_password=False)
+
+
+def start_dump(task_id: str, database_url: str, table: str, config) -> ItemDump:
+    if not TABLE_NAME.match(table or "") or table.lower().startswith("sqlite_"):
+        raise DumpRefused("table", "A table name is 1 to 63 letters, digits or underscores, not starting "
+                                   "with a digit or sqlite_.")
+    url = checked_url(database_url, config)
+    dump = ItemDump(id=str(uuid.uuid4()), task_id=task_id, status="pending", target=redact_url(url),
+                    url_sealed=seal(config, {"database_url": url}), table_name=table, rows_written=0,
+                    created_at=utcnow())
+    db.session.add(dump)
+    db.session.commit()
+    return dump
+
+
+def get_dump(dump_id: str) -> ItemDump | None:
+    return db.session.get(ItemDump, dump_id)
+
+
+def dump_table(name: str) -> Table:
+    return Table(
+        name, MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("source", String(30), nullable=False), Column("kind", String(30), nullable=False),
+        Column("external_id", String(100), nullable=False), Column("category", String(100)),
+        Column("author", String(200)), Column("text", Text), Column("created_at", DateTime),
+        Column("url", Text), Column("labels", JSON), Column("metrics", JSON), Column("raw", JSON),
+        Column("task_id", String(36)), Column("dumped_at", DateTime),
+        UniqueConstraint("source", "kind", "external_id", name=f"uq_{name}_item"[:63]),
+    )
+
+
+def _upsert(engine, table: Table, rows: list[dict]) -> None:
+    updatable = [c.name for c in table.columns if c.name not in ("id", "source", "kind", "external_id")]
+    dialect = engine.dialect.name
+    if dialect == "mysql" or dialect == "mariadb":
+        statement = mysql_insert(table)
+        statement = statement.on_duplicate_key_update({c: statement.inserted[c] for c in updatable})
+    else:
+        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = statement.on_conflict_do_update(index_elements=["source", "kind", "external_id"],
+                                                    set_={c: statement.excluded[c] for c in updatable})
+    with engine.begin() as connection:
+        connection.execute(statement, rows)
+
+
+def run_dump(dump_id: str) -> None:
+    """The job: claim the dump, write every item of its task, record the outcome."""
+    claimed = db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending")
+                                 .values(status="running", started_at=utcnow())).rowcount == 1
+    db.session.commit()
+    if not claimed:
+        return
+    dump = db.session.get(ItemDump, dump_id)
+    url = password = None
+    written, status, error = 0, "completed", None
+    try:
+        url = unseal(current_app.config, dump.url_sealed)["database_url"]
+        password = make_url(url).password
+        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            table = dump_table(dump.table_name)
+            table.metadata.create_all(engine, checkfirst=True)
+            batch: list[dict] = []
+            now = utcnow().replace(tzinfo=None)
+            for record in items.iter_items(dump.task_id):
+                batch.append(_row(record, dump.task_id, now))
+                if len(batch) >= BATCH:
+                    _upsert(engine, table, batch)
+                    written += len(batch)
+                    batch = []
+                    _progress(dump_id, written)
+            if batch:
+                _upsert(engine, table, batch)
+                written += len(batch)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 (any failure of the analyst's database ends the dump, explained)
+        status, error = "failed", _clean(f"{type(exc).__name__}: {exc}", password)
+        log.warning("dump %s failed: %s", dump_id, error)
+        db.session.rollback()
+    db.session.execute(update(ItemDump).where(ItemDump.id == dump_id).values(
+        status=status, error=error, rows_written=written, completed_at=utcnow()))
+    db.session.commit()
+
+
+def _progress(dump_id: str, written: int) -> None:
+    db.session.execute(update(ItemDump).where(ItemDump.id == dump_id).values(rows_written=written))
+    db.session.commit()
+
+
+def _row(record: dict, task_id: str, now) -> dict:
+    created = datetime.fromisoformat(record["created_at"]).replace(tzinfo=None)   # naive UTC, on every backend
+    return {"source": record["source"], "kind": record["kind"], "external_id": record["external_id"],
+            "category": record["category"], "author": record["author"], "text": record["text"],
+            "created_at": created, "url": record["url"], "labels": record["labels"], "metrics": record["metrics"],
+            "raw": record["raw"], "task_id": task_id, "dumped_at": now}
+
+
+def _clean(message: str, password: str | None) -> str:
+    message = redact_text(message)[:1000]
+    return message.replace(password, MASK) if password else message
+
+
+def _dump_job(dump_id: str) -> None:
+    run_dump(dump_id)
+
+
+def declare_dump_actor(broker, queue: str) -> dramatiq.Actor:
+    """Called from the collector's `declare_actors`, so API and workers know the job."""
+    return dramatiq.actor(_dump_job, actor_name=DUMP_ITEMS, queue_name=queue, broker=broker, max_retries=0,
+                          time_limit=3600 * 1000)
+
+
+def enqueue_dump(broker, dump_id: str) -> None:
+    broker.get_actor(DUMP_ITEMS).send(dump_id)
+
+
+def fail_unqueued(dump_id: str) -> None:
+    db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending").values(
+        status="failed", error="Could not enqueue the dump (Redis unavailable).", completed_at=utcnow()))
+    db.session.commit()

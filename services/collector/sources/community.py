@@ -1,0 +1,131 @@
+"""What the three community sources (babitalk, gangnamunni, naver) share: their settings,
+the common start-body fields (target_date, limit, rules) and the run loop that stores
+items as they come, labels them and keeps the task's statistics."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import marshmallow as ma
+
+from services.collector import items
+from services.collector.sources.base import Source, SourceError
+from shared.connectors.community import KST, CollectedItem, CommunityError
+from shared.labeling import LabelStats, RulesError, compile_rules
+
+STORE_EVERY = 20          # items per upsert: small enough that a sample shows progress early
+
+
+def community_settings(env, config) -> dict:
+    """The community sources' config keys (read by the collector's Config via `Source.settings`)."""
+    sandbox = f"http://127.0.0.1:{env.int('SANDBOX_PORT', 5199)}"
+    gangnamunni = env.str("GANGNAMUNNI_BASE_URL", sandbox)
+    return {
+        "BABITALK_BASE_URL": env.str("BABITALK_BASE_URL", sandbox),
+        "GANGNAMUNNI_BASE_URL": gangnamunni,
+        # The sandbox's token only while pointing at the sandbox; the real site needs your own.
+        "GANGNAMUNNI_TOKEN": env.str("GANGNAMUNNI_TOKEN", "sandbox-token" if gangnamunni == sandbox else ""),
+        "NAVER_API_BASE_URL": env.str("NAVER_API_BASE_URL", sandbox),
+        "NAVER_ARTICLE_BASE_URL": env.str("NAVER_ARTICLE_BASE_URL", sandbox),
+        "NAVER_COOKIES": env.str("NAVER_COOKIES", ""),
+        "NAVER_MAX_PAGES": env.int("NAVER_MAX_PAGES", 50),
+        "COLLECTOR_DUMP_SQLITE_DIR": env.str("COLLECTOR_DUMP_SQLITE_DIR", str(Path(config.VAR_DIR) / "dumps")),
+    }
+
+
+class CommunityParamsSchema(ma.Schema):
+    target_date = ma.fields.Date(required=True, metadata={
+        "description": "Oldest day collected (YYYY-MM-DD, Korean time); pages stop past it"})
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=100_000), metadata={
+        "description": "Most posts/reviews per category (their comments come along)"})
+    rules = ma.fields.Dict(load_default=None, metadata={
+        "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
+                       '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
+
+    @ma.validates("rules")
+    def _rules_compile(self, value, **_):
+        try:
+            compile_rules(value)
+        except RulesError as exc:
+            raise ma.ValidationError(exc.errors) from None
+
+
+class CommunitySource(Source):
+    """Subclasses give `client(ctx, params, pause, warn)` and `collect(client, params, target_date)`."""
+
+    def settings(self, env, config) -> dict:
+        return community_settings(env, config)
+
+    def categories(self, params) -> list[str]:
+        return list(params.get("categories") or ["all"])
+
+    def run(self, ctx, params):
+        # The task keeps the body as given: load it again for the defaults and types.
+        try:
+            params = self.params_schema(unknown=ma.EXCLUDE).load(params)
+            rules = compile_rules(params.get("rules"))
+        except (ma.ValidationError, RulesError) as exc:   # validated at start; only masking can land here
+            raise SourceError(f"start params no longer valid: {exc}") from None
+        target = _date(params.get("target_date"))
+        categories = self.categories(params)
+        ctx.set_total(len(categories))
+        ctx.log(f"Collecting {self.name} back to {target.isoformat()}: {', '.join(categories)}"
+                + (f", limit {params['limit']} per category" if params.get("limit") else ""))
+        labels = LabelStats()
+        pending: list[CollectedItem] = []
+        seen_categories: list[str] = []
+        skipped_before = 0
+        client = self.client(ctx, params, pause=ctx.pace, warn=lambda message: ctx.log(message, "WARNING"))
+
+        def store() -> None:
+            nonlocal skipped_before
+            if not pending:
+                return
+            for item, item_labels in zip(pending, items.store_items(ctx.task_id, pending, rules)):
+                labels.add(item.author, item_labels)
+            skipped = client.stats.skipped - skipped_before
+            skipped_before = client.stats.skipped
+            ctx.count(received=len(pending) + skipped, written=len(pending), rejected=skipped)
+            pending.clear()
+
+        try:
+            for item in self.collect(client, params, target):
+                if item.category and item.category not in seen_categories:
+                    store()
+                    seen_categories.append(item.category)
+                    ctx.progress(len(seen_categories) - 1, step=f"{item.category}: collecting")
+                pending.append(item)
+                if len(pending) >= STORE_EVERY:
+                    store()
+                    ctx.checkpoint()
+            store()
+        except CommunityError as exc:
+            store()                      # keep what was collected before the failure
+            raise SourceError(str(exc)) from exc
+        ctx.progress(len(categories), step="done")
+        summary = self.summary(client.stats, labels, rules, target)
+        ctx.log(f"Collected {summary['total_items']} items ({summary['skipped']} malformed skipped) "
+                f"in {client.stats.requests} requests")
+        return summary
+
+    def summary(self, stats, labels: LabelStats, rules, target: date) -> dict:
+        summary = {"status": "success", "target_date": target.isoformat(),
+                   "total_items": sum(stats.by_kind.values()), "skipped": stats.skipped, "requests": stats.requests,
+                   **{f"total_{kind}s": count for kind, count in sorted(stats.by_kind.items())},
+                   **{f"category_{name}_count": count for name, count in sorted(stats.by_category.items())}}
+        summary.update(labels.summary(rules))
+        return summary
+
+    def client(self, ctx, params, pause, warn):
+        raise NotImplementedError
+
+    def collect(self, client, params, target: date):
+        raise NotImplementedError
+
+
+def _date(value) -> date:
+    if isinstance(value, date):
+        return value
+    if value:
+        return date.fromisoformat(str(value))
+    return (datetime.now(KST) - timedelta(days=1)).date()   # naver's target_date is optional: yesterday
