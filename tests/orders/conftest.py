@@ -28,13 +28,27 @@ def make_orders_app(database_url_for, tmp_path):
     """`make_orders_app("A")`: a migrated orders instance on a fresh database of its own."""
     from services.orders import create_app
 
+    made = []
+
     def make(instance: str = "A", **extra):
         app = create_app(orders_config(database_url_for(f"orders_{instance.lower()}"), tmp_path, instance, **extra))
         with app.app_context():
             upgrade(directory=app.extensions["migrate"].directory)
+        made.append(app)
         return app
 
-    return make
+    yield make
+    for app in made:
+        dispose(app)
+
+
+def dispose(app) -> None:
+    """Close the app's pooled connections (PostgreSQL warns about connections left to the GC)."""
+    from services.orders.models import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
