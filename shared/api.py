@@ -24,7 +24,10 @@ class Api(flask_smorest.Api):
         """Every error body carries a message: the abort()'s own, else the HTTP description."""
         data = getattr(error, "data", None) or {}
         if "message" not in data and error.description:
-            error.data = {**data, "message": error.description}
+            data = {**data, "message": error.description}
+        # Keep the exception's own headers (e.g. Allow on a 405) beside any given to abort().
+        own = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        error.data = {**data, "headers": {**own, **(data.get("headers") or {})}}
         return super().handle_http_exception(error)
 
     def _register_error_handlers(self):

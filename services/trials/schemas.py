@@ -4,6 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from services.trials.records import MAX_SUBJECTS
 from shared.pagination import PaginationQueryArgsSchema
 
 SORT_FIELDS = ("trial_id", "title", "updated_at", "created_at", "target_subjects", "institution", "department")
@@ -12,13 +13,13 @@ SORT_CHOICES = [prefix + name for name in SORT_FIELDS for prefix in ("", "-")]
 
 class TrialSchema(ma.Schema):
     trial_id = fields.String(dump_only=True, metadata={"example": "C130010"})
-    title = fields.String(metadata={"example": "조직구증식증 임상연구 네트워크 구축 및 운영"})
-    department = fields.String(metadata={"example": "Pediatrics"})
-    institution = fields.String(metadata={"example": "서울아산병원"})
-    phase = fields.String(metadata={"example": "코호트"})
-    study_type = fields.String(metadata={"example": "관찰연구"})
-    scope = fields.String(metadata={"example": "국내다기관"})
-    period = fields.String(metadata={"example": "3년"})
+    title = fields.String(allow_none=True, metadata={"example": "조직구증식증 임상연구 네트워크 구축 및 운영"})
+    department = fields.String(allow_none=True, metadata={"example": "Pediatrics"})
+    institution = fields.String(allow_none=True, metadata={"example": "서울아산병원"})
+    phase = fields.String(allow_none=True, metadata={"example": "코호트"})
+    study_type = fields.String(allow_none=True, metadata={"example": "관찰연구"})
+    scope = fields.String(allow_none=True, metadata={"example": "국내다기관"})
+    period = fields.String(allow_none=True, metadata={"example": "3년"})
     target_subjects = fields.Integer(allow_none=True, metadata={"example": 120})
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True, metadata={"description": "Moves only when the content changes"})
@@ -34,18 +35,13 @@ class TrialFilterSchema(ma.Schema):
     study_type = fields.String(validate=validate.Length(max=100))
     scope = fields.String(validate=validate.Length(max=100))
     institution = fields.String(validate=validate.Length(max=200))
-    min_subjects = fields.Integer(validate=validate.Range(min=0))
-    max_subjects = fields.Integer(validate=validate.Range(min=0))
+    min_subjects = fields.Integer(validate=validate.Range(min=0, max=MAX_SUBJECTS))
+    max_subjects = fields.Integer(validate=validate.Range(min=0, max=MAX_SUBJECTS),
+                                  metadata={"description": "Below min_subjects the list is simply empty"})
     updated_since = fields.DateTime(metadata={"description": "ISO 8601; without an offset it is taken as UTC"})
     include_withdrawn = fields.Boolean(load_default=False)
     sort = fields.String(load_default="trial_id", validate=validate.OneOf(SORT_CHOICES),
                          metadata={"description": "A field, `-` for descending; ties are broken by trial_id"})
-
-    @ma.validates_schema
-    def subject_range(self, data, **kwargs):
-        low, high = data.get("min_subjects"), data.get("max_subjects")
-        if low is not None and high is not None and low > high:
-            raise ma.ValidationError("min_subjects must not exceed max_subjects", "min_subjects")
 
 
 class TrialQueryArgsSchema(TrialFilterSchema, PaginationQueryArgsSchema):
@@ -78,7 +74,7 @@ class BatchSchema(ma.Schema):
                                 metadata={"description": "Marks the records as part of this full snapshot"})
     # Records are validated one by one (services/trials/records.py) so that one bad record is
     # reported and the rest stored, instead of the whole batch failing with a 422.
-    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1), metadata={
+    records = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(min=1), metadata={
         "description": "Records with the English keys of Trial or the upstream's Korean keys "
                        "(과제번호, 과제명, 진료과, 연구책임기관, 임상시험단계(연구모형), 연구종류, 연구범위, 연구기간, "
                        "전체목표연구대상자수); trial_id is required, target_subjects an integer or numeric string",

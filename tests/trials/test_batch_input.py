@@ -94,3 +94,17 @@ def test_writes_are_refused_when_no_token_is_configured(app, client):
 def test_reads_are_open(client, put_batch):
     put_batch([trial("O1")])
     assert client.get("/trials/O1").status_code == 200
+
+
+def test_null_record_is_reported_not_fatal(client, put_batch):
+    response = put_batch([None, trial("N1")])
+    assert response.status_code == 200
+    assert response.json["created"] == 1
+    assert response.json["rejected"] == [{"index": 0, "trial_id": None, "reason": "a record must be a JSON object"}]
+
+
+def test_wrong_method_is_405_with_allow_header(client):
+    response = client.delete("/trials/C1")
+    assert response.status_code == 405
+    assert response.json["code"] == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
