@@ -17,7 +17,8 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 from flask_admin.theme import Bootstrap4Theme
 from markupsafe import Markup, escape
-from wtforms import SelectField
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional
 
 from services.orders import orders
 from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
@@ -117,6 +118,13 @@ class OrderAdmin(LoginRequired, ModelView):
     form_args = {"status": {"choices": [(s, s) for s in STATUSES]},
                  "items": {"description": 'JSON, e.g. [{"sku": "A1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]'}}
 
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        # The column is NOT NULL, but the form may leave it empty: the domain fills it in.
+        form_class.number = StringField("Number", validators=[Optional(), Length(max=64)],
+                                        description="Empty: ORD-<first 8 hex digits of the uuid>")
+        return form_class
+
     def _write(self, do) -> Order | None:
         try:
             result = do()
@@ -186,7 +194,9 @@ def init_admin(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions last as long as this process
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Cookies are per host, not per port: A and B on one machine must not share a session.
+    app.config["SESSION_COOKIE_NAME"] = f"orders_{app.config['ORDERS_INSTANCE'].lower()}_session"
     admin = Admin(app, name=f"Orders {app.config['ORDERS_INSTANCE']}", theme=Bootstrap4Theme(),
                   index_view=OrdersIndexView(url="/admin"))
-    admin.add_view(OrderAdmin(Order, db.session, name="Orders", endpoint="order"))
-    admin.add_view(CollisionAdmin(Collision, db.session, name="Collisions", endpoint="collision"))
+    admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
+    admin.add_view(CollisionAdmin(Collision, db, name="Collisions", endpoint="collision"))
