@@ -156,7 +156,10 @@ def run_dump(dump_id: str) -> None:
     written, status, error = 0, "completed", None
     try:
         url = unseal(current_app.config, dump.url_sealed)["database_url"]
-        password = make_url(url).password
+        parsed = make_url(url)
+        password = parsed.password
+        if parsed.drivername == "sqlite":    # checked at start to lie inside COLLECTOR_DUMP_SQLITE_DIR
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_pre_ping=True)
         try:
             table = dump_table(dump.table_name)
