@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: up down logs test bench lint clean
+.PHONY: up down logs test bench lint clean demo-sync
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get install -y -q wrk >/dev/null; } || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench $(BENCH)
+
+demo-sync: $(STAMP)  ## after make up: an order made and changed on orders B arrives on A (timed)
+	$(BIN)/python -m services.orders.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services deploy tests bench

@@ -46,6 +46,10 @@ SERVICES = [
     Service("sandbox", "SANDBOX_PORT", 5199, docs=False),
     Service("trials", "TRIALS_PORT", 5101, app="services.trials"),
     Service("collector", "COLLECTOR_PORT", 5105, app="services.collector"),
+    # Two orders instances on separate databases (ORDERS_A/B_DATABASE_URL, default var/data/orders-a/b.sqlite3);
+    # the integration (Procfile `orders-sync`) runs beside A with B as its peer.
+    Service("orders-a", "ORDERS_A_PORT", 5103, app="services.orders", extra_env=(("ORDERS_INSTANCE", "A"),)),
+    Service("orders-b", "ORDERS_B_PORT", 5104, app="services.orders", extra_env=(("ORDERS_INSTANCE", "B"),)),
 ]
 
 
@@ -58,6 +62,19 @@ def service_token(env: Environment) -> str:
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def generated_secret(env: Environment, key: str, filename: str) -> str:
+    """`key` from the environment, else a value generated once into var/<filename> (mode 600)."""
+    value = env.str(key)
+    if value:
+        return value
+    path = VAR / filename
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -80,6 +97,9 @@ def process_env(env: Environment) -> dict:
     merged["VAR_DIR"] = str(VAR)
     merged["SERVICE_TOKEN"] = service_token(env)
     merged["REDIS_URL"] = ensure_redis(env)
+    # The orders admin login (user ORDERS_ADMIN_USER, default "admin"): password and session key.
+    merged["ORDERS_ADMIN_PASSWORD"] = generated_secret(env, "ORDERS_ADMIN_PASSWORD", "orders_admin_password")
+    merged["ORDERS_SECRET_KEY"] = generated_secret(env, "ORDERS_SECRET_KEY", "orders_secret_key")
     # Where each service finds the others: <NAME>_URL, unless configured.
     for service in SERVICES:
         key = service.name.upper().replace("-", "_") + "_URL"
@@ -151,6 +171,8 @@ def up() -> None:
     for service in SERVICES:
         url = f"http://127.0.0.1:{service.port(env)}"
         print(f"{service.name:<10} {url + '/docs' if service.docs else url}")
+    if not env.str("ORDERS_ADMIN_PASSWORD"):
+        print(f"orders admin: /admin on orders-a and orders-b, user admin, password in {VAR / 'orders_admin_password'}")
     print(f"logs: make logs ({STACK_LOG}); stop: make down")
 
 

@@ -17,8 +17,11 @@ class Config(BaseConfig):
         self.ORDERS_INSTANCE = (env.str("ORDERS_INSTANCE", "A") or "A").upper()
         # Both instances run this code; logs and the default database file are per instance.
         self.SERVICE_NAME = f"orders-{self.ORDERS_INSTANCE.lower()}"
+        # ORDERS_DATABASE_URL (one process), else ORDERS_<A|B>_DATABASE_URL (make up runs both),
+        # else var/data/orders-<a|b>.sqlite3: the two instances never share a database by default.
         if not env.str("ORDERS_DATABASE_URL"):
-            self.SQLALCHEMY_DATABASE_URI = sqlite_url(self.SERVICE_NAME, self.VAR_DIR)
+            self.SQLALCHEMY_DATABASE_URI = env.str(f"ORDERS_{self.ORDERS_INSTANCE}_DATABASE_URL",
+                                                   sqlite_url(self.SERVICE_NAME, self.VAR_DIR))
         self.ORDERS_DEFAULT_CURRENCY = env.str("ORDERS_DEFAULT_CURRENCY", "EUR")
         # Admin page login; without a password the admin page refuses every login.
         self.ORDERS_ADMIN_USER = env.str("ORDERS_ADMIN_USER", "admin")
