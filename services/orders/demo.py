@@ -45,7 +45,8 @@ def main(argv=None) -> None:
     print(f"created on B: {uuid} {created.json()['number']} total {created.json()['total']}")
     delay = wait_on(args.a, uuid, lambda order: True, args.timeout)
     print(f"  arrived on A after {delay * 1000:.0f} ms")
-    changed = requests.put(f"{args.b}/orders/{uuid}", json={**body, "status": "paid", "note": "changed on B"},
+    content = {key: value for key, value in body.items() if key != "uuid"}
+    changed = requests.put(f"{args.b}/orders/{uuid}", json={**content, "status": "paid", "note": "changed on B"},
                            headers={**headers, "If-Match": created.headers["ETag"]}, timeout=10)
     changed.raise_for_status()
     print(f"changed on B: status paid, version {changed.json()['version']}")
