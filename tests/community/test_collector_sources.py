@@ -170,3 +170,12 @@ def _assert_secret_nowhere(app, client, task_id, secrets, tmp_path):
     for secret in secrets:
         for output in outputs:
             assert secret not in output
+
+
+def test_rules_may_come_as_json_text_from_a_form(community_app, client, worker):
+    worker()
+    task = wait_status(client, start(client, "babitalk", target_date=week_ago(), categories=["reviews"], limit=5,
+                                     rules='{"model": "keyword", "labels": {"swelling": ["붓기"]}}'), "completed")
+    assert set(task["result_summary"]["rate_of_label"]) == {"swelling"}
+    refused = client.post(f"{API}/babitalk/start", json={"target_date": week_ago(), "rules": "{not json"})
+    assert refused.status_code == 422 and "rules" in refused.json["errors"]["json"]

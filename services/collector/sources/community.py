@@ -3,6 +3,7 @@ the common start-body fields (target_date, limit, rules) and the run loop that s
 items as they come, labels them and keeps the task's statistics."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -33,12 +34,26 @@ def community_settings(env, config) -> dict:
     }
 
 
+class RulesField(ma.fields.Dict):
+    """The rules object; also accepted as its JSON text (what a plain form field sends)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else None
+            except ValueError:
+                raise ma.ValidationError("Not valid JSON: give the rules as an object.") from None
+            if value is None:
+                return None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class CommunityParamsSchema(ma.Schema):
     target_date = ma.fields.Date(required=True, metadata={
         "description": "Oldest day collected (YYYY-MM-DD, Korean time); pages stop past it"})
     limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=100_000), metadata={
         "description": "Most posts/reviews per category (their comments come along)"})
-    rules = ma.fields.Dict(load_default=None, metadata={
+    rules = RulesField(load_default=None, allow_none=True, metadata={
         "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
                        '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
 
