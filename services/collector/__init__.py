@@ -13,6 +13,7 @@ def create_app(config=None) -> Flask:
     from services.collector.cli import collector_cli
     from services.collector.config import Config
     from services.collector.dashboard import dashboard
+    from services.collector.sample_view import sample_view
     from services.collector.models import db, migrate
     from services.collector.runtime import init_runtime
     from shared.app import build_service_app
@@ -20,6 +21,7 @@ def create_app(config=None) -> Flask:
     app, _ = build_service_app(__name__, config, Config, db, migrate,
                                Path(__file__).parent / "migrations", [blp, collected_items_blp])
     app.register_blueprint(dashboard)
+    app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
     init_runtime(app)
     app.cli.add_command(collector_cli)
     return app

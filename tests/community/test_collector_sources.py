@@ -179,3 +179,18 @@ def test_rules_may_come_as_json_text_from_a_form(community_app, client, worker):
     assert set(task["result_summary"]["rate_of_label"]) == {"swelling"}
     refused = client.post(f"{API}/babitalk/start", json={"target_date": week_ago(), "rules": "{not json"})
     assert refused.status_code == 422 and "rules" in refused.json["errors"]["json"]
+
+
+def test_dashboard_sample_view_of_a_task(community_app, client, worker):
+    worker()
+    task = wait_status(client, start(client, "babitalk", target_date=week_ago(), categories=["reviews"], limit=8,
+                                     rules=RULES), "completed")
+    page = client.get(f"/tasks/{task['id']}/sample?size=5")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert html.count("data-external-id=") == 5 and "8 items collected so far" in html
+    assert 'http-equiv="refresh"' not in html            # finished: no more reloading
+    assert f"/task/{task['id']}/export?format=csv" in html
+    assert client.get("/tasks/no-such-task/sample").status_code == 404
+    dashboard = client.get("/").get_data(as_text=True)
+    assert 'data-source="babitalk"' in dashboard and 'name="rules"' in dashboard and 'name="naver_cookies"' in dashboard
