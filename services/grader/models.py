@@ -65,3 +65,13 @@ class Report(db.Model):
     sheets_detail: Mapped[str | None] = mapped_column(Text)
     email_status: Mapped[str] = mapped_column(String(20))
     email_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class PullWatermark(db.Model):
+    """How far a scheduled pull has loaded the upstream without a gap; it only moves forward."""
+
+    __tablename__ = "pull_watermarks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -116,3 +116,10 @@ class ReportSchema(ma.Schema):
 
 class ReportQueryArgsSchema(PaginationQueryArgsSchema):
     date = fields.Date()
+
+
+class WatermarkSchema(ma.Schema):
+    name = fields.String(dump_only=True, metadata={"example": "grader-statistics"})
+    position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC, metadata={
+        "description": "Everything before this instant is loaded; null when no pull has run yet"})
+    updated_at = fields.AwareDateTime(dump_only=True, allow_none=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import requests
+import urllib3.exceptions
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,8 @@ class GraderClient:
         try:
             response = self.session.get(self.url, params=params, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
-            raise GraderApiError(f"statistics {where}: {type(exc).__name__}") from exc
+            # Not str(exc): it quotes the URL, client_key included.
+            raise GraderApiError(f"statistics {where}: {_transport_failure(exc)}") from exc
         if response.status_code != 200:
             raise GraderApiError(f"statistics {where}: HTTP {response.status_code}: {_error_text(response)}",
                                  status=response.status_code)
@@ -268,6 +270,14 @@ def _inside(raw, low: str, high: str, start: datetime, end: datetime) -> bool:
     except RecordRejected:
         return True
     return start <= value < end
+
+
+def _transport_failure(exc: requests.RequestException) -> str:
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the last error
+    if isinstance(exc, requests.Timeout) or isinstance(reason, (TimeoutError, urllib3.exceptions.TimeoutError)):
+        return "Timeout: no answer in time"
+    return f"{type(exc).__name__}: {type(reason).__name__ if isinstance(reason, Exception) else 'no connection'}"
 
 
 def _error_text(response: requests.Response) -> str:

@@ -2,6 +2,7 @@
 as a real process, a token for writes."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import flask_migrate
@@ -31,10 +32,14 @@ def make_app(database_url_for, tmp_path):
     apps = []
 
     def make(**overrides):
+        # Migrate first: alembic.ini's logging set-up replaces the root handlers, so the app
+        # under test is built afterwards and keeps the service's own log handlers.
+        migrated = create_app(grader_config(url, tmp_path, **overrides))
+        apps.append(migrated)
+        with migrated.app_context():
+            flask_migrate.upgrade(directory=str(MIGRATIONS))
         app = create_app(grader_config(url, tmp_path, **overrides))
         apps.append(app)
-        with app.app_context():
-            flask_migrate.upgrade(directory=str(MIGRATIONS))
         return app
 
     yield make
@@ -42,6 +47,11 @@ def make_app(database_url_for, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    # And the service's log handlers, so nothing writes into this test's directory afterwards.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_shared_logs", False)]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 @pytest.fixture

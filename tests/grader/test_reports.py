@@ -3,6 +3,7 @@ the Sheets v4 endpoints, e-mail through a real local SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import email
+import logging
 import socket
 
 import pytest
@@ -25,6 +26,17 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
+
+
+@pytest.fixture(autouse=True)
+def quiet_smtp_server_thread():
+    """aiosmtpd logs connection events from its own thread, possibly after a test's log
+    handlers are closed (which would reopen their file); its INFO lines are not needed here."""
+    logger = logging.getLogger("mail.log")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture
