@@ -65,6 +65,17 @@ class LabelRules:
             return [label for label, words in self.keywords.items() if any(w in folded for w in words)]
         return [label for label, pattern in self.patterns.items() if pattern.search(text)]
 
+    def matched_terms(self, text: str | None) -> dict[str, list[str]]:
+        """Each label `text` earns, with what earned it (the keywords found, or the pattern's
+        first match), in the order the rules list them: the same decisions as `labels_of`."""
+        text = (text or "")[:MAX_TEXT]
+        if self.model == "keyword":
+            folded = text.casefold()
+            found = {label: [w for w in words if w in folded] for label, words in self.keywords.items()}
+            return {label: words for label, words in found.items() if words}
+        matches = {label: pattern.search(text) for label, pattern in self.patterns.items()}
+        return {label: [match.group()] for label, match in matches.items() if match}
+
 
 def compile_rules(spec: Any) -> LabelRules | None:
     """Validate and compile a `rules` object; None when there are no rules.

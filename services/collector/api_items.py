@@ -9,6 +9,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import fields
 
 from services.collector import item_dumps, items, tasks
+from services.collector.label_table import sample as label_table_sample
 from services.collector.runtime import runtime
 from services.collector.sealing import SealingUnavailable
 from shared.api import ErrorSchema
@@ -81,9 +82,12 @@ class TaskSample(MethodView):
     @blp.arguments(SampleQueryArgsSchema, location="query")
     @blp.response(200, SampleSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id")
+    @blp.alt_response(502, schema=ErrorSchema, description="label_table: the user's database cannot be read")
     def get(self, args, task_id):
         """A random sample of the items a task has collected so far (also while it runs)"""
         task = _task_or_404(task_id)
+        if task.source == label_table_sample.SOURCE:  # its labeled rows are in the user's database
+            return label_table_sample.sample_response(task, args["size"])
         return {"task_id": task.id, "status": task.status, "count": items.count_items(task.id),
                 "data": items.sample(task.id, args["size"])}
 

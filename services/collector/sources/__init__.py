@@ -8,10 +8,12 @@ from __future__ import annotations
 from services.collector.sources.babitalk import BabitalkSource
 from services.collector.sources.base import Source
 from services.collector.sources.gangnamunni import GangnamunniSource
+from services.collector.sources.label_table import LabelTableSource
 from services.collector.sources.naver import NaverSource
 from services.collector.sources.trials import TrialsSource
 
 SOURCES: dict[str, Source] = {source.name: source for source in (
     TrialsSource(),
     BabitalkSource(), GangnamunniSource(), NaverSource(),
+    LabelTableSource(),
 )}

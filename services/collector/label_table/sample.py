@@ -1,0 +1,106 @@
+"""`GET .../task/{id}/sample` for a label_table task (dispatched from api_items.py).
+
+The labeled rows live in the user's database, not in our item store: while the task runs the
+sample is drawn from its staging table, once it has completed from the output table (a
+cancelled or failed task has none). Each row comes with the text it was labeled from,
+read back from the input table by id, so an analyst can judge the rules at a glance.
+"""
+from __future__ import annotations
+
+import json
+
+import marshmallow as ma
+from flask import current_app
+from flask_smorest import abort
+from marshmallow import fields
+from sqlalchemy import func, select
+
+from services.collector.label_table import databases, staging
+from services.collector.label_table.spec import SEALED_JOB, Job
+from services.collector.models import COMPLETED, Task
+from services.collector.sealing import SealingUnavailable, unseal
+
+SOURCE = "label_table"
+
+
+class LabeledRowSchema(ma.Schema):
+    id = fields.Raw()
+    labels = fields.List(fields.String())
+    matched_terms = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    labeled_at = fields.String()
+    text = fields.String(allow_none=True, metadata={"description": "From the input table (null if gone)"})
+    author = fields.Raw(allow_none=True)
+    time = fields.String(allow_none=True)
+
+
+class LabelTableSampleSchema(ma.Schema):
+    task_id = fields.String()
+    status = fields.String()
+    table = fields.String(metadata={"description": "The staging table while running, the output table after"})
+    count = fields.Integer(metadata={"description": "Rows labeled so far"})
+    data = fields.List(fields.Nested(LabeledRowSchema))
+
+
+def sample_response(task: Task, size: int):
+    try:
+        job = Job.from_sealed(unseal(current_app.config, task.secrets_sealed)[SEALED_JOB])
+    except SealingUnavailable as exc:
+        abort(503, message=str(exc))
+    table = job.output_table if task.status == COMPLETED else staging.staging_name(task.id)
+    try:
+        count, rows = _labeled_rows(job, table, size)
+        _add_texts(job, rows)
+    except Exception as exc:  # noqa: BLE001 (the user's database is unreachable or changed: say so)
+        scrub = databases.Scrubber(job.passwords)
+        abort(502, message=scrub(f"Cannot read the sample from {databases.where(job.output_url)}: "
+                                 f"{databases.explain(exc)}"))
+    body = {"task_id": task.id, "status": task.status, "table": table, "count": count, "data": rows}
+    return current_app.json.response(LabelTableSampleSchema().dump(body))
+
+
+def _labeled_rows(job: Job, name: str, size: int) -> tuple[int, list[dict]]:
+    engine = databases.open_engine(job.output_url, one_shot=True)
+    try:
+        with engine.connect() as connection:
+            if not staging.exists(connection, name):
+                return 0, []
+            table = databases.reflect_table(connection, name)
+            count = connection.scalar(select(func.count()).select_from(table))
+            picked = connection.execute(select(table.c.id, table.c.labels, table.c.matched_terms, table.c.labeled_at)
+                                        .order_by(func.random()).limit(size)).all()
+    finally:
+        engine.dispose()
+    return count, [{"id": row_id, "labels": _json(labels), "matched_terms": _json(terms),
+                    "labeled_at": at.isoformat() if hasattr(at, "isoformat") else str(at)}
+                   for row_id, labels, terms, at in picked]
+
+
+def _json(value):
+    # MariaDB's JSON is LONGTEXT underneath: reflected as text, it comes back as a string.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _add_texts(job: Job, rows: list[dict]) -> None:
+    for row in rows:
+        row.update(text=None, author=None, time=None)
+    if not rows:
+        return
+    engine = databases.open_engine(job.input_url, one_shot=True)
+    try:
+        with engine.connect() as connection:
+            table = databases.reflect_table(connection, job.table)
+            id_column = databases.column_of(table, job.id_column, "id_column")
+            columns = [id_column, databases.column_of(table, job.text_column, "text_column"),
+                       databases.column_of(table, job.time_column, "time_column")]
+            if job.author_column:
+                columns.append(databases.column_of(table, job.author_column, "author_column"))
+            found = {str(values[0]): values[1:] for values in connection.execute(
+                select(*columns).where(id_column.in_([row["id"] for row in rows])))}
+    finally:
+        engine.dispose()
+    for row in rows:
+        values = found.get(str(row["id"]))
+        if values:
+            text, at, *author = values
+            row.update(text=text, time=at.isoformat() if hasattr(at, "isoformat") else at,
+                       author=author[0] if author else None)

@@ -1,0 +1,126 @@
+"""The staging table a label_table job writes into, and its swap into the output table.
+
+The job never touches the output table until it has labeled every row: then one atomic
+step replaces it (PostgreSQL and SQLite: renames and drop in one transaction; MySQL and
+MariaDB: one `RENAME TABLE a TO b, c TO d`). A cancelled or failed job only drops its
+staging table, so the output stays as it was.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    delete,
+    inspect,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+
+LabeledRow = tuple[object, list[str], dict[str, list[str]]]   # (id, labels, matched_terms)
+JSON_COLUMN = JSON().with_variant(JSONB(), "postgresql")
+
+
+def staging_name(task_id: str) -> str:
+    return "lt_stage_" + task_id.replace("-", "")
+
+
+def old_output_name(task_id: str) -> str:
+    return "lt_old_" + task_id.replace("-", "")
+
+
+def staging_table(name: str, integer_ids: bool) -> Table:
+    return Table(
+        name, MetaData(),
+        # Integer ids stay integers; any other id (text, UUID...) is kept as text.
+        Column("id", BigInteger() if integer_ids else String(255), primary_key=True, autoincrement=False),
+        Column("labels", JSON_COLUMN, nullable=False),
+        Column("matched_terms", JSON_COLUMN, nullable=False),
+        Column("labeled_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def exists(engine_or_connection, name: str) -> bool:
+    return inspect(engine_or_connection).has_table(name)
+
+
+def create(engine: Engine, table: Table) -> None:
+    drop(engine, table.name)
+    table.create(engine)
+
+
+def drop(engine: Engine, name: str) -> None:
+    quoted = engine.dialect.identifier_preparer.quote(name)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
+
+
+def forget_after(engine: Engine, table: Table, last_id) -> None:
+    """Rows past the saved position (written before a lost worker could save it) are labeled again."""
+    with engine.begin() as connection:
+        statement = delete(table) if last_id is None else delete(table).where(table.c.id > last_id)
+        connection.execute(statement)
+
+
+def write(engine: Engine, table: Table, rows: list[LabeledRow], labeled_at: datetime) -> None:
+    """One chunk in one transaction: COPY on PostgreSQL, a multi-row INSERT elsewhere."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            _copy(connection, table, rows, labeled_at)
+        else:
+            at = labeled_at.replace(tzinfo=None)   # MySQL DATETIME and SQLite text hold no offset: UTC
+            connection.execute(table.insert(), [
+                {"id": row_id, "labels": labels, "matched_terms": terms, "labeled_at": at}
+                for row_id, labels, terms in rows])
+
+
+def _copy(connection: Connection, table: Table, rows: list[LabeledRow], labeled_at: datetime) -> None:
+    quoted = connection.dialect.identifier_preparer.quote(table.name)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {quoted} (id, labels, matched_terms, labeled_at) FROM STDIN") as copy:
+        for row_id, labels, terms in rows:
+            copy.write_row((row_id, json.dumps(labels, ensure_ascii=False),
+                            json.dumps(terms, ensure_ascii=False), labeled_at))
+
+
+def swap_into(engine: Engine, staging: str, output: str, old: str) -> bool:
+    """Make `staging` the `output` table in one atomic step; True if an existing output was replaced."""
+    q = engine.dialect.identifier_preparer.quote
+    replacing = exists(engine, output)
+    backend = engine.dialect.name
+    if backend in ("mysql", "mariadb"):
+        with engine.begin() as connection:
+            pairs = ([f"{q(output)} TO {q(old)}"] if replacing else []) + [f"{q(staging)} TO {q(output)}"]
+            connection.exec_driver_sql("RENAME TABLE " + ", ".join(pairs))
+        if replacing:
+            drop(engine, old)
+        return replacing
+    statements = ([f"ALTER TABLE {q(output)} RENAME TO {q(old)}"] if replacing else []) \
+        + [f"ALTER TABLE {q(staging)} RENAME TO {q(output)}"] + ([f"DROP TABLE {q(old)}"] if replacing else [])
+    if backend == "sqlite":
+        _sqlite_transaction(engine, statements)
+    else:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    return replacing
+
+
+def _sqlite_transaction(engine: Engine, statements: list[str]) -> None:
+    # pysqlite runs DDL outside transactions unless told: BEGIN/COMMIT by hand, in autocommit mode.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
