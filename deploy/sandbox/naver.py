@@ -114,7 +114,7 @@ def article_list():
         articles = [a for a in current.articles[cafe_id] if not menu_id or a["menuId"] == menu_id]
         if current.faults.empty:
             articles = []
-        page, per_page = max(1, _int_arg("search.page", 1)), max(1, min(_int_arg("search.perPage", 20), 50))
+        page, per_page = max(1, _int_arg("search.page", 1)), max(1, min(_int_arg("search.perPage", 20), 100))
         rows = [public(a) for a in articles[(page - 1) * per_page: page * per_page]]
         if current.faults.malformed and page == 1 and len(rows) > 1:
             rows[1]["writeDateTimestamp"] = "어제"
