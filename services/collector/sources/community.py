@@ -10,7 +10,7 @@ from pathlib import Path
 import marshmallow as ma
 
 from services.collector import items
-from services.collector.sources.base import Source, SourceError
+from services.collector.sources.base import Source, SourceError, TaskCancelled
 from shared.connectors.community import KST, CollectedItem, CommunityError
 from shared.labeling import LabelStats, RulesError, compile_rules
 
@@ -114,6 +114,9 @@ class CommunitySource(Source):
                     store()
                     ctx.checkpoint()
             store()
+        except TaskCancelled:
+            store()                      # a cancelled pull keeps what it had collected
+            raise
         except CommunityError as exc:
             store()                      # keep what was collected before the failure
             raise SourceError(str(exc)) from exc
