@@ -71,13 +71,23 @@ def content_of(order: Order) -> dict:
     return {field: getattr(order, field) for field in CONTENT_FIELDS}
 
 
+def reserve_seqs(count: int):
+    """Reserve `count` feed positions at once (one statement); yields them in order.
+
+    The counter row stays locked until the caller's transaction ends, so every position
+    handed out is above anything committed before and below anything committed after.
+    Unused positions are gaps, which the feed does not mind.
+    """
+    last = db.session.execute(update(FeedCounter).where(FeedCounter.id == 1)
+                              .values(value=FeedCounter.value + count).returning(FeedCounter.value)).scalar_one()
+    return iter(range(last - count + 1, last + 1))
+
+
 def next_seq() -> int:
-    session = db.session
-    result = session.execute(update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + 1))
-    if result.rowcount == 0:
-        session.add(FeedCounter(id=1, value=1))
-        session.flush()
-    return session.scalar(select(FeedCounter.value).where(FeedCounter.id == 1))
+    return next(reserve_seqs(1))
+
+
+_UNKNOWN = object()
 
 
 def get_order(uuid: str, for_update: bool = False) -> Order | None:
@@ -87,22 +97,24 @@ def get_order(uuid: str, for_update: bool = False) -> Order | None:
     return db.session.scalars(stmt).first()
 
 
-def write_content(uuid: str, content: dict, expected_version: int | None = None) -> WriteResult:
+def write_content(uuid: str, content: dict, expected_version: int | None = None, *,
+                  existing=_UNKNOWN, seqs=None) -> WriteResult:
     """Create or fully replace an order's content; no-op (same version) if nothing changes.
 
     `expected_version` is an If-Match: a mismatch raises PreconditionFailed, unless the
     order already holds exactly this content (a retried write that had been applied).
+    `existing` (the order, or None when absent) and `seqs` (from `reserve_seqs`) let a
+    batch writer skip the per-order look-up and counter update.
     """
-    order = get_order(uuid, for_update=True)
+    order = get_order(uuid, for_update=True) if existing is _UNKNOWN else existing
     if order is None:
         if expected_version is not None:
             raise PreconditionFailed(f"Order {uuid} does not exist.")
         stamp = now()
         order = Order(uuid=uuid, created_at=stamp, updated_at=stamp, version=1, total=total_of(content["items"]),
                       **content)
-        order.seq = next_seq()
+        order.seq = next(seqs) if seqs is not None else next_seq()
         db.session.add(order)
-        db.session.flush()
         return WriteResult(order, created=True, changed=True)
     same = content_of(order) == content
     if expected_version is not None and expected_version != order.version and not same:
@@ -114,8 +126,7 @@ def write_content(uuid: str, content: dict, expected_version: int | None = None)
     order.total = total_of(content["items"])
     order.updated_at = now()
     order.version += 1
-    order.seq = next_seq()
-    db.session.flush()
+    order.seq = next(seqs) if seqs is not None else next_seq()
     return WriteResult(order, created=False, changed=True)
 
 

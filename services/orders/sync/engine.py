@@ -70,10 +70,20 @@ class SyncEngine:
         changes, remaining = self.peer.feed(since, self.page_size)
         report.pulled = len(changes)
         report.peer_remaining = max(0, remaining - len(changes))
+        if not changes:
+            return
+        # One page is one local transaction: its ledgers and orders are read in two queries,
+        # its feed positions reserved in one statement.
+        uuids = [change["uuid"] for change in changes]
+        known = {row.uuid: row for row in db.session.scalars(select(SyncLedger).where(SyncLedger.uuid.in_(uuids)))}
+        local = {row.uuid: row for row in db.session.scalars(
+            select(Order).where(Order.uuid.in_(uuids)).with_for_update())}
+        seqs = orders.reserve_seqs(len(changes))
         last_applied = since
         try:
             for peer_order in changes:
-                self.apply_peer_order(peer_order, report)
+                self.apply_peer_order(peer_order, known.get(peer_order["uuid"]), local.get(peer_order["uuid"]),
+                                      seqs, report)
                 last_applied = peer_order["seq"]
         except StaleLocal as exc:
             report.notes.append(str(exc))
@@ -86,27 +96,28 @@ class SyncEngine:
             ledgers.set_value("peer_remaining", report.peer_remaining)
             db.session.commit()
 
-    def apply_peer_order(self, peer_order: dict, report: RoundReport) -> None:
+    def apply_peer_order(self, peer_order: dict, ledger: SyncLedger | None, local: Order | None, seqs,
+                         report: RoundReport) -> None:
         uuid, peer_version = peer_order["uuid"], peer_order["version"]
-        peer_content = orders.normalise_content(peer_order)
-        ledger = db.session.get(SyncLedger, uuid)
         if ledger is not None and ledger.state != "COLLISION" and ledger.peer_version == peer_version:
             return  # our own write coming back, or a change already applied before a crash
-        local = orders.get_order(uuid, for_update=True)
+        peer_content = orders.normalise_content(peer_order)
         if local is not None and orders.content_of(local) == peer_content:
-            ledgers.close_converged(uuid, local, peer_version)
+            ledgers.close_converged(uuid, local, peer_version, ledger or ledgers.new_ledger(uuid))
         elif ledger is not None and ledger.state == "COLLISION":
             ledgers.record_collision(local, peer_order, peer_content)  # keep the peer's latest side
         elif local is None:
-            created = orders.write_content(uuid, peer_content).order
-            ledgers.record_synced(uuid, created.version, peer_version, created.deleted)
+            created = orders.write_content(uuid, peer_content, existing=None, seqs=seqs).order
+            ledgers.record_synced(uuid, created.version, peer_version, created.deleted,
+                                  ledger or ledgers.new_ledger(uuid))
             report.applied += 1
         elif ledger is not None and ledger.local_version == local.version:
             try:
-                written = orders.write_content(uuid, peer_content, expected_version=local.version).order
+                written = orders.write_content(uuid, peer_content, expected_version=local.version, existing=local,
+                                               seqs=seqs).order
             except orders.PreconditionFailed as exc:
                 raise StaleLocal(str(exc)) from None
-            ledgers.record_synced(uuid, written.version, peer_version, written.deleted)
+            ledgers.record_synced(uuid, written.version, peer_version, written.deleted, ledger)
             report.applied += 1
         else:
             self.collide(local, peer_order, peer_content, report)

@@ -40,16 +40,19 @@ def checkpoint() -> int:
 
 
 def ledger_for(uuid: str) -> SyncLedger:
-    ledger = db.session.get(SyncLedger, uuid)
-    if ledger is None:
-        ledger = SyncLedger(uuid=uuid, state="NEW", attempts=0, updated_at=utcnow())
-        db.session.add(ledger)
+    return db.session.get(SyncLedger, uuid) or new_ledger(uuid)
+
+
+def new_ledger(uuid: str) -> SyncLedger:
+    ledger = SyncLedger(uuid=uuid, state="NEW", attempts=0, updated_at=utcnow())
+    db.session.add(ledger)
     return ledger
 
 
-def record_synced(uuid: str, local_version: int | None, peer_version: int, deleted: bool) -> SyncLedger:
+def record_synced(uuid: str, local_version: int | None, peer_version: int, deleted: bool,
+                  ledger: SyncLedger | None = None) -> SyncLedger:
     """Both sides now hold the same content at these versions."""
-    ledger = ledger_for(uuid)
+    ledger = ledger or ledger_for(uuid)
     ledger.local_version, ledger.peer_version = local_version, peer_version
     ledger.state = "DEL_SYNCED" if deleted else "OK"
     ledger.last_error, ledger.attempts, ledger.next_retry_at = None, 0, None
@@ -113,12 +116,14 @@ def resolve(uuid: str, take: str, how: str | None = None) -> Collision:
     return collision
 
 
-def close_converged(uuid: str, local: Order, peer_version: int) -> None:
-    """Both sides were edited to the same content: nothing to decide any more."""
-    collision = open_collision(uuid)
-    if collision is not None:
-        collision.resolution, collision.resolved_at = "converged", utcnow()
-    record_synced(uuid, local.version, peer_version, local.deleted)
+def close_converged(uuid: str, local: Order, peer_version: int, ledger: SyncLedger | None = None) -> None:
+    """Both sides hold the same content (edited alike, or our write landed unacknowledged)."""
+    ledger = ledger or ledger_for(uuid)
+    if ledger.state == "COLLISION":
+        collision = open_collision(uuid)
+        if collision is not None:
+            collision.resolution, collision.resolved_at = "converged", utcnow()
+    record_synced(uuid, local.version, peer_version, local.deleted, ledger)
 
 
 def effective_state(order: Order, ledger: SyncLedger | None) -> str:

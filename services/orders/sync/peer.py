@@ -26,7 +26,8 @@ class HttpPeer:
         self.base_url = base_url.rstrip("/")
         # Few retries: the sync loop has its own backoff, and a retried write is harmless
         # (POST is idempotent on uuid+content, PUT carries If-Match).
-        self.session = HttpSession(timeout=timeout, retries=retries, backoff=0.1, backoff_max=1.0)
+        self.session = HttpSession(timeout=timeout, retries=retries, backoff=0.1, backoff_max=1.0,
+                                   user_agent="orders-sync/1.0")
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.writes = 0
 

@@ -1,0 +1,155 @@
+"""Orders two-way sync: propagation delay B -> A (p50/p99 over N edits), the initial sync of
+10,000 orders (seconds and requests), and the integration's requests per minute when idle.
+
+Both instances under gunicorn (2 workers) on SQLite files, the integration as its own
+process (ORDERS_SYNC_INTERVAL=0.5, the default). Sizes: BENCH_ORDERS_EDITS (200),
+BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (30).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
+
+EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
+INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
+IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "30"))
+TOKEN = "bench-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+BODY = {"customer_name": "Bench Customer", "customer_email": "bench@example.com",
+        "items": [{"sku": "B-1", "name": "Thing", "qty": 1, "unit_price": "3.00"}], "currency": "EUR"}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def _migrated(url: str, instance: str, preload: int = 0) -> None:
+    from flask_migrate import upgrade
+
+    from services.orders import create_app, orders
+    from services.orders.models import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ORDERS_INSTANCE": instance, "LOG_LEVEL": "WARNING",
+                      "LOG_DIR": str(OUT / "log")})
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        for i in range(preload):  # set-up, not measured: B already holds these orders
+            content = orders.normalise_content({**BODY, "note": f"preloaded {i}"}, fallback_number=f"PRE-{i}")
+            orders.write_content(str(uuid.uuid4()), content)
+            if i % 1000 == 999:
+                db.session.commit()
+        db.session.commit()
+        db.engine.dispose()
+
+
+@contextmanager
+def _pair(workdir: Path, preload: int = 0):
+    url_a, url_b = f"sqlite:///{workdir / 'a.sqlite3'}", f"sqlite:///{workdir / 'b.sqlite3'}"
+    _migrated(url_a, "A")
+    _migrated(url_b, "B", preload)
+    access_log = workdir / "b-access.log"
+    common = {"SERVICE_TOKEN": TOKEN, "LOG_DIR": str(OUT / "log")}
+    with gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b,
+                                                   "GUNICORN_CMD_ARGS": f"--access-logfile {access_log}"},
+                  workers=2, threads=4) as b, \
+            gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a},
+                     workers=2, threads=4) as a:
+        yield a, b, url_a, access_log, common
+
+
+@contextmanager
+def _integration(url_a: str, peer: str, common: dict):
+    log = open(OUT / "orders-sync.log", "wb")
+    env = {**os.environ, "ENV_FILE": os.devnull, "LOG_LEVEL": "WARNING", **common, "ORDERS_INSTANCE": "A",
+           "ORDERS_DATABASE_URL": url_a, "ORDERS_PEER_URL": peer}
+    process = subprocess.Popen([str(BIN / "flask"), "--app", "services.orders", "sync", "run"], env=env,
+                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+
+
+def _sync_requests(access_log: Path) -> int:
+    return sum(1 for line in access_log.read_text().splitlines() if "orders-sync/" in line) if access_log.exists() else 0
+
+
+def _wait(check, timeout: float = 300.0, interval: float = 0.01):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for the sync")
+        time.sleep(interval)
+
+
+def propagation(a: str, b: str) -> list[float]:
+    created = requests.post(f"{b}/orders", json=BODY, headers=AUTH, timeout=10).json()
+    uuid_ = created["uuid"]
+    _wait(lambda: requests.get(f"{a}/orders/{uuid_}", timeout=5).status_code == 200)
+    delays = []
+    for i in range(EDITS):
+        note = f"edit {i}"
+        started = time.monotonic()
+        requests.put(f"{b}/orders/{uuid_}", json={**BODY, "note": note}, headers=AUTH, timeout=10).raise_for_status()
+        _wait(lambda: requests.get(f"{a}/orders/{uuid_}", timeout=5).json()["note"] == note)
+        delays.append(time.monotonic() - started)
+        if i % 50 == 49:
+            print(f"  {i + 1}/{EDITS} edits, p50 so far {statistics.median(delays) * 1000:.0f} ms")
+    return delays
+
+
+def run() -> list[dict]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
+        workdir = Path(tmp) / "initial"
+        workdir.mkdir()
+        print(f"orders: preloading {INITIAL} orders on B, then the first sync to an empty A")
+        with _pair(workdir, preload=INITIAL) as (a, b, url_a, access_log, common):
+            before = _sync_requests(access_log)
+            started = time.monotonic()
+            with _integration(url_a, b, common):
+                _wait(lambda: requests.get(f"{a}/orders", params={"per_page": 1}, timeout=10).json()["count"] >= INITIAL,
+                      interval=0.1)
+                seconds = time.monotonic() - started
+                _wait(lambda: requests.get(f"{a}/sync/status", timeout=10).json()["lag"]["peer_changes"] == 0)
+                made = _sync_requests(access_log) - before
+                rows.append(row(f"orders: initial sync of {INITIAL} orders B -> A", f"{seconds:.1f} s",
+                                f"{made} requests to B (incl. process start)", "", "< 30 s"))
+                print(f"  initial sync: {seconds:.1f} s, {made} requests")
+
+                print(f"orders: propagation delay B -> A over {EDITS} edits")
+                delays = propagation(a, b)
+                p50, p99 = _percentile(delays, 0.5) * 1000, _percentile(delays, 0.99) * 1000
+                rows.append(row(f"orders: propagation B -> A, p50 ({EDITS} edits)", f"{p50:.0f} ms",
+                                "sync interval 500 ms", "", "< 1000 ms"))
+                rows.append(row(f"orders: propagation B -> A, p99 ({EDITS} edits)", f"{p99:.0f} ms",
+                                "sync interval 500 ms", "", ""))
+
+                print(f"orders: idle requests over {IDLE_SECONDS:.0f} s")
+                time.sleep(1.0)  # let the last echo round finish
+                before = _sync_requests(access_log)
+                time.sleep(IDLE_SECONDS)
+                per_minute = (_sync_requests(access_log) - before) * 60 / IDLE_SECONDS
+                rows.append(row("orders: integration requests/min while nothing changes", f"{per_minute:.0f}",
+                                "1 feed GET per 0.5 s round = 120", "", ""))
+    for r in rows:
+        print(f"  {r['figure']}: {r['ours']}")
+    return rows
+
+
+if __name__ == "__main__":
+    run()
