@@ -6,7 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
-from shared.connectors.grader import GraderApiError, GraderClient, day_bounds, parse_records, windows
+from shared.connectors.grader import (
+    GraderApiError,
+    GraderClient,
+    day_bounds,
+    parse_records,
+    windows,
+)
 from shared.http import HttpSession
 from tests.grader.conftest import SANDBOX_CLIENT, SANDBOX_KEY, sandbox_mode
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 from services.collector.sources.babitalk import BabitalkSource
 from services.collector.sources.base import Source
 from services.collector.sources.gangnamunni import GangnamunniSource
+from services.collector.sources.grader import GraderSource
 from services.collector.sources.label_table import LabelTableSource
 from services.collector.sources.naver import NaverSource
 from services.collector.sources.trials import TrialsSource
 
 SOURCES: dict[str, Source] = {source.name: source for source in (
     TrialsSource(),
+    GraderSource(),
     BabitalkSource(), GangnamunniSource(), NaverSource(),
     LabelTableSource(),
 )}

@@ -5,10 +5,10 @@ Revises: 84a5916d56c4
 Create Date: 2026-11-22 19:58:54.923482
 
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 # revision identifiers, used by Alembic.
 revision = 'f1ea1c9e7661'
