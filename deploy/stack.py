@@ -45,6 +45,7 @@ class Service:
 SERVICES = [
     Service("sandbox", "SANDBOX_PORT", 5199, docs=False),
     Service("trials", "TRIALS_PORT", 5101, app="services.trials"),
+    Service("grader", "GRADER_PORT", 5102, app="services.grader"),
     Service("collector", "COLLECTOR_PORT", 5105, app="services.collector"),
     # Two orders instances on separate databases (ORDERS_A/B_DATABASE_URL, default var/data/orders-a/b.sqlite3);
     # the integration (Procfile `orders-sync`) runs beside A with B as its peer.
@@ -107,6 +108,10 @@ def process_env(env: Environment) -> dict:
     sandbox = merged["SANDBOX_URL"]
     merged.setdefault("ODCLOUD_BASE_URL", env.str("ODCLOUD_BASE_URL", f"{sandbox}/api"))
     merged.setdefault("ODCLOUD_SERVICE_KEY", env.str("ODCLOUD_SERVICE_KEY", "sandbox-key"))
+    # The grader statistics API: the sandbox's stand-in and its client credentials unless configured.
+    merged.setdefault("GRADER_API_URL", env.str("GRADER_API_URL", sandbox))
+    merged.setdefault("GRADER_CLIENT", env.str("GRADER_CLIENT", "Skillfactory"))
+    merged.setdefault("GRADER_CLIENT_KEY", env.str("GRADER_CLIENT_KEY", "sandbox-grader-key"))
     return merged
 
 

@@ -17,10 +17,11 @@ JSON, a non-list body, a delay), window inclusivity and the volume.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from json.encoder import encode_basestring_ascii as encode_string
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -55,6 +56,10 @@ def mix(value: int) -> int:
     return value ^ (value >> 31)
 
 
+BLOCKS = [[f"{mix(course * 1000 + number) & 0xFFFFFFFFFFFF:012x}" for number in range(BLOCKS_PER_COURSE)]
+          for course in range(len(COURSES))]
+
+
 def edge_case(index: int) -> str | None:
     """Which edge case the index-th attempt of a day is (exact per-mille counts)."""
     slot = (index * 389) % 1000  # 389 is coprime with 1000: every slot once per 1000 indices
@@ -71,12 +76,15 @@ class GraderDay:
     def __init__(self, day: date, per_day: int, seed: int):
         self.day, self.per_day, self.seed = day, per_day, seed
         self.start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        self.prefix = day.isoformat()
         self.users = max(50, per_day // 20)
+        self.step = max(1, DAY_US // per_day)
+        self.ordinal_bits = day.toordinal() << 24
+        self._user_ids: dict[int, str] = {}
 
     def offset_us(self, index: int) -> int:
         base = index * DAY_US // self.per_day
-        step = max(1, DAY_US // self.per_day)
-        return base + mix(self.seed ^ (self.day.toordinal() << 24) ^ index) % max(1, step // 2)
+        return base + mix(self.seed ^ self.ordinal_bits ^ index) % max(1, self.step // 2)
 
     def index_range(self, low_us: int, high_us: int) -> range:
         """Indices whose offset may lie in [low_us, high_us] (the caller filters exactly)."""
@@ -84,19 +92,34 @@ class GraderDay:
         last = min(self.per_day - 1, high_us * self.per_day // DAY_US + 1)
         return range(first, last + 1)
 
+    def user_id(self, number: int) -> str:
+        user = self._user_ids.get(number)
+        if user is None:
+            user = self._user_ids[number] = f"{mix(number + self.seed):016x}{mix(number):016x}"
+        return user
+
+    def created_at(self, offset_us: int) -> str:
+        seconds, micros = divmod(offset_us, 1_000_000)
+        hours, rest = divmod(seconds, 3600)
+        return f"{self.prefix} {hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{micros:06d}"
+
     def record(self, index: int, offset_us: int) -> dict:
         h = mix((self.seed << 32) ^ (self.day.toordinal() << 40) ^ index)
         kind = edge_case(index)
-        user = f"{mix(h % self.users + self.seed):016x}{mix(h % self.users):016x}"
-        course = COURSES[(h >> 8) % len(COURSES)]
-        block = f"{mix((h >> 8) % len(COURSES) * 1000 + (h >> 16) % BLOCKS_PER_COURSE) & 0xFFFFFFFFFFFF:012x}"
+        user = self.user_id(h % self.users)
+        course_number = (h >> 8) % len(COURSES)
+        course, block = COURSES[course_number], BLOCKS[course_number][(h >> 16) % BLOCKS_PER_COURSE]
         submit = (h >> 24) % 10 < 4
         is_correct = (1 if (h >> 32) % 100 < 55 else 0) if submit else None
-        params = {"oauth_consumer_key": "",
-                  "lis_result_sourcedid": f"{course}:{LMS_HOST}-{block}:{user[:8]}",
-                  "lis_outcome_service_url": f"https://{LMS_HOST}/courses/{course}/xblock/block-v1:{block}"
-                                             "/handler_noauth/grade_handler"}
-        created_at = (self.start + timedelta(microseconds=offset_us)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        created_at = self.created_at(offset_us)
+        sourcedid = f"{course}:{LMS_HOST}-{block}:{user[:8]}"
+        outcome = f"https://{LMS_HOST}/courses/{course}/xblock/block-v1:{block}/handler_noauth/grade_handler"
+        if kind is None:  # the common case, written as the upstream's repr() would write it
+            passback = (f"{{'oauth_consumer_key': '', 'lis_result_sourcedid': '{sourcedid}', "
+                        f"'lis_outcome_service_url': '{outcome}'}}")
+            return {"lti_user_id": user, "passback_params": passback, "is_correct": is_correct,
+                    "attempt_type": "submit" if submit else "run", "created_at": created_at}
+        params = {"oauth_consumer_key": "", "lis_result_sourcedid": sourcedid, "lis_outcome_service_url": outcome}
         if kind == "no_outcome_url":
             del params["lis_outcome_service_url"]
         elif kind == "extra_key":
@@ -116,6 +139,11 @@ class GraderDay:
             passback = passback[: len(passback) // 2]
         return {"lti_user_id": user, "passback_params": passback, "is_correct": is_correct,
                 "attempt_type": "submit" if submit else "run", "created_at": created_at}
+
+
+@lru_cache(maxsize=64)
+def generated_day(day: date, per_day: int, seed: int) -> GraderDay:
+    return GraderDay(day, per_day, seed)
 
 
 class GraderState:
@@ -175,7 +203,7 @@ def attempts_between(start: datetime, end: datetime, per_day: int, seed: int,
     """The generated attempts with created_at in the window, oldest first."""
     day = start.date()
     while datetime(day.year, day.month, day.day, tzinfo=UTC) <= end:
-        generated = GraderDay(day, per_day, seed)
+        generated = generated_day(day, per_day, seed)
         low = (start - generated.start) // timedelta(microseconds=1)
         high = (end - generated.start) // timedelta(microseconds=1)
         if high >= 0 and low < DAY_US:
@@ -187,12 +215,28 @@ def attempts_between(start: datetime, end: datetime, per_day: int, seed: int,
         day += timedelta(days=1)
 
 
+def _json_result(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _record_json(record: dict) -> str:
+    """json.dumps(record), written out for the five known keys (three times faster)."""
+    return (f'{{"lti_user_id": {encode_string(record["lti_user_id"])}, '
+            f'"passback_params": {encode_string(record["passback_params"])}, '
+            f'"is_correct": {_json_result(record["is_correct"])}, "attempt_type": "{record["attempt_type"]}", '
+            f'"created_at": {encode_string(record["created_at"])}}}')
+
+
 def _stream(records, chunk_rows: int = 2000):
     """The JSON array, a chunk of rows at a time."""
     yield "["
     chunk, first = [], True
     for record in records:
-        chunk.append(json.dumps(record))
+        chunk.append(_record_json(record))
         if len(chunk) >= chunk_rows:
             yield ("" if first else ",") + ",".join(chunk)
             chunk, first = [], False

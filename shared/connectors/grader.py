@@ -27,6 +27,7 @@ PRODUCTION_BASE_URL = "https://b2b.itresume.ru"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 PASSBACK_KEYS = ("oauth_consumer_key", "lis_result_sourcedid", "lis_outcome_service_url")
 ATTEMPT_TYPES = ("run", "submit")
+_PASSBACK_KEY_SET = frozenset(PASSBACK_KEYS)
 MAX_PASSBACK_LENGTH = 10_000  # ast.literal_eval on megabytes of text is a denial of service
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -53,6 +54,9 @@ _PLAIN_STR = r"'[^'\\\n]*'"
 _PLAIN_PAIR = rf"\s*{_PLAIN_STR}\s*:\s*{_PLAIN_STR}\s*"
 _PLAIN_DICT = re.compile(rf"[ \t]*\{{(?:{_PLAIN_PAIR}(?:,{_PLAIN_PAIR})*,?)?\s*\}}\s*")
 _PLAIN_PAIRS = re.compile(r"'([^'\\\n]*)'\s*:\s*'([^'\\\n]*)'")
+# The exact form the upstream writes almost always: its three keys in order, one regex pass.
+_CANONICAL = re.compile(r"\{'oauth_consumer_key': '([^'\\\n]*)', 'lis_result_sourcedid': '([^'\\\n]*)', "
+                        r"'lis_outcome_service_url': '([^'\\\n]*)'\}")
 
 
 def parse_passback(raw) -> dict[str, str]:
@@ -62,6 +66,9 @@ def parse_passback(raw) -> dict[str, str]:
     elif isinstance(raw, str):
         if len(raw) > MAX_PASSBACK_LENGTH:
             raise RecordRejected(f"passback_params is longer than {MAX_PASSBACK_LENGTH} characters")
+        canonical = _CANONICAL.fullmatch(raw)
+        if canonical:
+            return dict(zip(PASSBACK_KEYS, canonical.groups(), strict=True))
         if _PLAIN_DICT.fullmatch(raw):
             return dict(_PLAIN_PAIRS.findall(raw))
         try:
@@ -121,7 +128,7 @@ def normalize_record(raw, warnings: Counter | None = None) -> dict:
     is_correct = parse_is_correct(attempt_type, raw.get("is_correct"))
     created_at = parse_created_at(raw.get("created_at"))
     params = parse_passback(raw.get("passback_params"))
-    if warnings is not None and (len(params) != 3 or any(key not in params for key in PASSBACK_KEYS)):
+    if warnings is not None and params.keys() != _PASSBACK_KEY_SET:
         for key in PASSBACK_KEYS:
             if key not in params:
                 warnings[f"missing_{key}"] += 1
