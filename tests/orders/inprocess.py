@@ -10,6 +10,8 @@ from tests.orders.conftest import AUTH
 # What can happen to one call: delivered, dropped before the peer saw it, the peer
 # committed but the answer was lost, or delivered twice (the second answer is returned).
 FAULTS = ("ok", "drop", "lose", "dup")
+# A peer with stricter validation than ours: it refuses the write with a 422.
+REJECTED = PeerReply(422, {"code": 422, "status": "Unprocessable Entity", "message": "stricter peer says no"})
 
 
 class ClientPeer:
@@ -17,6 +19,7 @@ class ClientPeer:
         self.client = app.test_client()
         self.fault = fault or (lambda call: "ok")
         self.writes = 0
+        self.reject_writes = 0  # refuse this many coming creates with a 422
 
     def _send(self, call: str, do):
         fault = self.fault(call)
@@ -41,6 +44,9 @@ class ClientPeer:
 
     def create(self, uuid: str, content: dict) -> PeerReply:
         self.writes += 1
+        if self.reject_writes:
+            self.reject_writes -= 1
+            return REJECTED
         response = self._send("create", lambda: self.client.post("/orders", json={"uuid": uuid, **content},
                                                                  headers=AUTH))
         return PeerReply(response.status_code, response.json)

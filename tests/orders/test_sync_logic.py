@@ -191,3 +191,31 @@ def test_peer_down_then_back_catches_up(pair):
     pair.b.post("/orders", json=order_body(customer_name="made while apart"), headers=AUTH)
     pair.settle()
     pair.assert_converged()
+
+
+def test_a_refused_write_is_an_error_retried_with_backoff_then_ok(pair):
+    import time_machine
+
+    order = pair.a.post("/orders", json=order_body(), headers=AUTH).json
+    pair.peer.reject_writes = 1
+    pair.round()
+    status = pair.status()
+    assert status["states"]["ERROR"] == 1
+    with pair.app_a.app_context():
+        ledger = db.session.get(ledgers.SyncLedger, order["uuid"])
+        assert ledger.attempts == 1 and "stricter peer says no" in ledger.last_error
+        db.session.rollback()
+    writes = pair.peer.writes
+    pair.round()
+    assert pair.peer.writes == writes  # still backing off
+    with time_machine.travel(_later(), tick=True):
+        pair.settle()
+    pair.assert_converged()
+
+
+def _later():
+    from datetime import timedelta
+
+    from shared.timeutil import utcnow
+
+    return utcnow() + timedelta(seconds=60)
