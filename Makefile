@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: up down logs test bench lint clean demo-sync
+.PHONY: up down logs test bench fuzz lint clean demo-sync
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk
 
 demo-sync: $(STAMP)  ## after make up: an order made and changed on orders B arrives on A (timed)
 	$(BIN)/python -m services.orders.demo
+
+fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack, FUZZ_SECONDS each (default 600)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} $(BIN)/python -m pytest tests/e2e/test_zz_fuzz_openapi.py -n 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services deploy tests bench

@@ -1,0 +1,44 @@
+"""Schemathesis against every running service's OpenAPI document.
+
+No 5xx, every response conforms to its documented schema, content type, headers and
+status codes. A bounded number of examples here; `make fuzz` runs it for FUZZ_SECONDS.
+(The file name sorts last on purpose: the fuzzer writes random data, and the journeys in
+the other e2e files run first on the same stack.)
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+CHECKS = ",".join([
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+])
+MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
+FUZZ_SECONDS = os.environ.get("FUZZ_SECONDS")
+
+
+def fuzzed_services():
+    from deploy.stack import SERVICES
+
+    return [s.name for s in SERVICES if s.docs]
+
+
+@pytest.mark.parametrize("service", fuzzed_services())
+def test_openapi_fuzzing_finds_no_failure(stack, service, tmp_path):
+    url = stack.url(service)
+    args = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
+            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--workers", "2",
+            "-H", f"Authorization: Bearer {stack.service_token}", "--no-color",
+            "--seed", os.environ.get("FUZZ_SEED", "20261122")]
+    args += ["--max-time", FUZZ_SECONDS] if FUZZ_SECONDS else ["--max-examples", MAX_EXAMPLES]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=int(FUZZ_SECONDS or 0) + 600,
+                            env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
