@@ -3,7 +3,7 @@
 
 Both instances under gunicorn (2 workers) on SQLite files, the integration as its own
 process (ORDERS_SYNC_INTERVAL=0.5, the default). Sizes: BENCH_ORDERS_EDITS (200),
-BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (30).
+BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
 
 EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
 INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
-IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "30"))
+IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "20"))
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BODY = {"customer_name": "Bench Customer", "customer_email": "bench@example.com",
@@ -31,7 +31,7 @@ BODY = {"customer_name": "Bench Customer", "customer_email": "bench@example.com"
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def _migrated(url: str, instance: str, preload: int = 0) -> None:
@@ -44,12 +44,13 @@ def _migrated(url: str, instance: str, preload: int = 0) -> None:
                       "LOG_DIR": str(OUT / "log")})
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        for i in range(preload):  # set-up, not measured: B already holds these orders
-            content = orders.normalise_content({**BODY, "note": f"preloaded {i}"}, fallback_number=f"PRE-{i}")
-            orders.write_content(str(uuid.uuid4()), content)
-            if i % 1000 == 999:
-                db.session.commit()
-        db.session.commit()
+        for start in range(0, preload, 1000):  # set-up, not measured: B already holds these orders
+            batch = range(start, min(preload, start + 1000))
+            seqs = orders.reserve_seqs(len(batch))
+            for i in batch:
+                content = orders.normalise_content({**BODY, "note": f"preloaded {i}"}, fallback_number=f"PRE-{i}")
+                orders.write_content(str(uuid.uuid4()), content, existing=None, seqs=seqs)
+            db.session.commit()
         db.engine.dispose()
 
 
@@ -70,17 +71,16 @@ def _pair(workdir: Path, preload: int = 0):
 
 @contextmanager
 def _integration(url_a: str, peer: str, common: dict):
-    log = open(OUT / "orders-sync.log", "wb")
     env = {**os.environ, "ENV_FILE": os.devnull, "LOG_LEVEL": "WARNING", **common, "ORDERS_INSTANCE": "A",
            "ORDERS_DATABASE_URL": url_a, "ORDERS_PEER_URL": peer}
-    process = subprocess.Popen([str(BIN / "flask"), "--app", "services.orders", "sync", "run"], env=env,
-                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(20)
-        log.close()
+    with open(OUT / "orders-sync.log", "wb") as log:
+        process = subprocess.Popen([str(BIN / "flask"), "--app", "services.orders", "sync", "run"], env=env,
+                                   cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(20)
 
 
 def _sync_requests(access_log: Path) -> int:
@@ -104,7 +104,7 @@ def propagation(a: str, b: str) -> list[float]:
         note = f"edit {i}"
         started = time.monotonic()
         requests.put(f"{b}/orders/{uuid_}", json={**BODY, "note": note}, headers=AUTH, timeout=10).raise_for_status()
-        _wait(lambda: requests.get(f"{a}/orders/{uuid_}", timeout=5).json()["note"] == note)
+        _wait(lambda note=note: requests.get(f"{a}/orders/{uuid_}", timeout=5).json()["note"] == note)
         delays.append(time.monotonic() - started)
         if i % 50 == 49:
             print(f"  {i + 1}/{EDITS} edits, p50 so far {statistics.median(delays) * 1000:.0f} ms")

@@ -74,7 +74,8 @@ def test_delete_leaves_a_tombstone_in_the_feed_but_not_in_the_list(client):
 
 
 def test_feed_is_ordered_by_seq_and_moves_a_changed_order_to_the_end(client):
-    a, b = create(client, customer_name="A"), create(client, customer_name="B")
+    a = create(client, customer_name="A")
+    create(client, customer_name="B")
     client.put(f"/orders/{a['uuid']}", json=order_body(customer_name="A2"), headers=AUTH)
     feed = client.get("/orders?since=0").json["data"]
     assert [o["customer_name"] for o in feed] == ["B", "A2"]
