@@ -8,7 +8,7 @@ COPY into a staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING), a
 collector's grader source and the grader service do, minus the HTTP hop between them.
 
 BENCH_GRADER_ATTEMPTS (default 1,000,000) sets the day's size; BENCH_GRADER_NAIVE_ROWS (default
-50,000) the sample the naive baseline runs on (row by row it would take minutes for a million).
+20,000) the sample the naive baselines run on (row by row it would take minutes for a million).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from shared.connectors.grader import GraderClient, day_bounds, normalize_record,
 from shared.http import HttpSession
 
 ATTEMPTS = int(os.environ.get("BENCH_GRADER_ATTEMPTS", "1000000"))
-NAIVE_ROWS = int(os.environ.get("BENCH_GRADER_NAIVE_ROWS", "50000"))
+NAIVE_ROWS = int(os.environ.get("BENCH_GRADER_NAIVE_ROWS", "20000"))
 DAY = date(2024, 3, 1)
 CLIENT, KEY = "Skillfactory", "bench-grader-key"
 
@@ -112,18 +112,19 @@ def copy_ceiling(url: str, rows: list[tuple]) -> float:
         conn.execute("TRUNCATE attempts")
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cursor, open(path, "rb") as source:
-            with cursor.copy(f"COPY attempts ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN") as copy:
-                while chunk := source.read(1 << 20):
-                    copy.write(chunk)
+        statement = f"COPY attempts ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
+        with conn.cursor() as cursor, open(path, "rb") as source, cursor.copy(statement) as copy:
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
         conn.commit()
         seconds = time.perf_counter() - started
     os.remove(path)
     return seconds
 
 
-def naive(sandbox: str, url: str) -> tuple[int, float]:
-    """What public scripts do: download, parse, then one INSERT per row, on the first NAIVE_ROWS attempts."""
+def naive(sandbox: str, url: str, commit_each: bool) -> tuple[int, float]:
+    """What public scripts do: download, parse, then one INSERT per row (and, in most of them,
+    a commit per row), on the first NAIVE_ROWS attempts of the day."""
     from services.grader.attempts import validate_attempt
     from services.grader.models import ATTEMPT_COLUMNS
 
@@ -141,6 +142,8 @@ def naive(sandbox: str, url: str) -> tuple[int, float]:
         with conn.cursor() as cursor:
             for values in rows:
                 cursor.execute(sql, values)
+                if commit_each:
+                    conn.commit()
         conn.commit()
         return len(raws), time.perf_counter() - started
 
@@ -163,8 +166,10 @@ def run() -> list[dict]:
               f"rejected; total {result['total']:.1f} s (download {result['download']:.1f} s in 2 threads, "
               f"parse+validate {result['parse']:.1f} s, load {result['load']:.1f} s)")
         rows = _rows_of_the_day(url)  # the rows exactly as the pipeline loaded them
-        naive_rows, naive_seconds = naive(sandbox, url)
-        print(f"  naive: {naive_rows:,} attempts in {naive_seconds:.1f} s")
+        naive_rows, naive_seconds = naive(sandbox, url, commit_each=True)
+        print(f"  naive, a commit per row: {naive_rows:,} attempts in {naive_seconds:.1f} s")
+        batch_rows, batch_seconds = naive(sandbox, url, commit_each=False)
+        print(f"  naive, one commit: {batch_rows:,} attempts in {batch_seconds:.1f} s")
     copy_seconds = copy_ceiling(url, rows)
     app = result["app"]
     with app.app_context():
@@ -177,13 +182,19 @@ def run() -> list[dict]:
 
     end_to_end = rate(result["received"], result["total"])
     naive_rate = rate(naive_rows, naive_seconds)
+    one_commit_rate = rate(batch_rows, batch_seconds)
     load_rate = rate(result["rows"], result["load"])
     copy_rate = rate(len(rows), copy_seconds)
     return [
         row(f"Grader end to end, {ATTEMPTS:,} attempts (sandbox -> parse/validate -> PostgreSQL)",
-            f"{end_to_end:,.0f} attempts/s", f"{naive_rate:,.0f} attempts/s (naive: row-by-row INSERT)",
+            f"{end_to_end:,.0f} attempts/s",
+            f"{naive_rate:,.0f} attempts/s (naive: an INSERT and a commit per row, {naive_rows:,} rows)",
             f"{end_to_end / naive_rate:.1f}", "≥ 20"),
-        row("Grader load step (binary COPY to staging + INSERT ... ON CONFLICT DO NOTHING)",
+        row("Grader end to end, same run, against a gentler naive baseline",
+            f"{end_to_end:,.0f} attempts/s",
+            f"{one_commit_rate:,.0f} attempts/s (an INSERT per row, one commit, {batch_rows:,} rows)",
+            f"{end_to_end / one_commit_rate:.1f}"),
+        row("Grader load step (binary COPY; staging + INSERT ... ON CONFLICT when the span holds rows)",
             f"{load_rate:,.0f} rows/s", f"{copy_rate:,.0f} rows/s (COPY from a prepared file)",
             f"{load_rate / copy_rate:.2f}", "≥ 0.5"),
         row("Grader stage: download (sandbox, 1-hour windows, 2 threads)",

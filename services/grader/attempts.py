@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+import psycopg
 from sqlalchemy import Select, select
 
 from services.grader.models import ATTEMPT_COLUMNS, NATURAL_KEY, Attempt, db
@@ -109,20 +110,49 @@ _COLUMNS_SQL = ", ".join(ATTEMPT_COLUMNS)
 _STAGING_TYPES = ["text", "text", "text", "text", "bool", "text", "timestamptz", "text", "text"]
 
 
+_CREATED = ATTEMPT_COLUMNS.index("created_at")
+_KEY_POSITIONS = tuple(ATTEMPT_COLUMNS.index(column) for column in NATURAL_KEY)
+
+
+def _first_of_each_key(rows: list[tuple]) -> list[tuple]:
+    seen, unique = set(), []
+    for row in rows:
+        key = tuple(row[i] for i in _KEY_POSITIONS)
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def _copy_rows(cursor, table: str, rows: list[tuple]) -> None:
+    with cursor.copy(f"COPY {table} ({_COLUMNS_SQL}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_STAGING_TYPES)
+        for row in rows:
+            copy.write_row(row)
+
+
 def _store_postgres(conn, rows: list[tuple]) -> int:
-    """Binary COPY into a temporary staging table, then one INSERT ... SELECT that skips
-    the rows already stored (and duplicates inside the batch)."""
+    """Binary COPY straight into `attempts` when nothing is stored in the batch's time span yet
+    (the usual first load of a window); otherwise, or if a concurrent load got there first,
+    COPY into a temporary staging table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
+    unique = _first_of_each_key(rows)
     with conn.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM attempts WHERE created_at BETWEEN %s AND %s)",
+                       (min(r[_CREATED] for r in unique), max(r[_CREATED] for r in unique)))
+        if not cursor.fetchone()[0]:
+            try:
+                with conn.transaction():  # a savepoint: a unique violation undoes this COPY only
+                    _copy_rows(cursor, "attempts", unique)
+                return len(unique)
+            except psycopg.errors.UniqueViolation:
+                pass  # another loader stored some of these rows meanwhile: take the slower, safe path
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS attempts_staging ("
             "user_id text, oauth_consumer_key text, lis_result_sourcedid text, lis_outcome_service_url text, "
             "is_correct boolean, attempt_type text, created_at timestamptz, course_id text, block_id text"
             ") ON COMMIT DELETE ROWS")
         cursor.execute("TRUNCATE attempts_staging")
-        with cursor.copy(f"COPY attempts_staging ({_COLUMNS_SQL}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_STAGING_TYPES)
-            for row in rows:
-                copy.write_row(row)
+        _copy_rows(cursor, "attempts_staging", unique)
         cursor.execute(f"INSERT INTO attempts ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM attempts_staging "
                        f"ON CONFLICT ({', '.join(NATURAL_KEY)}) DO NOTHING")
         inserted = cursor.rowcount
@@ -132,8 +162,7 @@ def _store_postgres(conn, rows: list[tuple]) -> int:
 
 def _store_sqlite(conn, rows: list[tuple]) -> int:
     """executemany of INSERT OR IGNORE; SQLite counts the rows actually inserted."""
-    created = ATTEMPT_COLUMNS.index("created_at")
-    prepared = [row[:created] + (row[created].astimezone(UTC).strftime(SQLITE_TIMESTAMP),) + row[created + 1:]
+    prepared = [row[:_CREATED] + (row[_CREATED].astimezone(UTC).strftime(SQLITE_TIMESTAMP),) + row[_CREATED + 1:]
                 for row in rows]
     cursor = conn.cursor()
     try:

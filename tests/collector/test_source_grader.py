@@ -22,8 +22,24 @@ FINAL = {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture
-def grader_service(live_process, database_url_for, tmp_path):
-    """The grader service as a real process on a fresh, migrated database."""
+def smtp_inbox():
+    """A real SMTP server (aiosmtpd) on a free port, keeping what it receives."""
+    from aiosmtpd.controller import Controller
+
+    from tests.grader.test_reports import Inbox
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def grader_service(live_process, database_url_for, tmp_path, smtp_inbox):
+    """The grader service as a real process on a fresh, migrated database, e-mailing its
+    reports through the local SMTP server."""
     url = database_url_for("grader")
     migrator = create_grader_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_DIR": tmp_path / "log", "VAR_DIR": tmp_path})
     with migrator.app_context():
@@ -32,7 +48,8 @@ def grader_service(live_process, database_url_for, tmp_path):
     port = free_port()
     return live_process(flask_app("services.grader", port), port=port, name="grader", env={
         "GRADER_DATABASE_URL": url, "SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": tmp_path / "log",
-        "VAR_DIR": tmp_path})
+        "VAR_DIR": tmp_path, "GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": smtp_inbox.port,
+        "GRADER_SMTP_SECURITY": "none", "GRADER_REPORT_RECIPIENTS": "manager@example.edu"})
 
 
 @pytest.fixture
@@ -58,7 +75,7 @@ def logs(client, task_id: str) -> list[dict]:
 
 
 def test_a_day_is_loaded_window_by_window_and_a_repull_adds_nothing(grader_wired, client, worker, sandbox,
-                                                                   grader_service):
+                                                                   grader_service, smtp_inbox):
     worker(threads=1)
     task = wait_status(client, start(client, "grader", target_date=DAY.isoformat()), FINAL, timeout=120)
     counts = expected(sandbox.url, DAY)
@@ -83,7 +100,9 @@ def test_a_day_is_loaded_window_by_window_and_a_repull_adds_nothing(grader_wired
     assert sum(1 for m in lines if m.startswith("Loading finished")) == 24
     rejected_lines = [line for line in logs(client, task["id"]) if line["message"].startswith("Rejected row")]
     assert rejected_lines and all(line["level"] == "WARNING" for line in rejected_lines)
-    assert any("Report 2024-03-01:" in m and "Google Sheets skipped" in m for m in lines)
+    assert any("Report 2024-03-01:" in m and "Google Sheets skipped, e-mail published" in m for m in lines)
+    assert len(smtp_inbox.messages) == 1 and smtp_inbox.messages[0][1] == ["manager@example.edu"]
+    assert f"Grader daily report 2024-03-01: {counts['valid']} attempts".encode() in smtp_inbox.messages[0][2]
     reports = requests.get(grader_service.url + "/reports", timeout=10).json()
     assert reports["count"] == 1 and reports["data"][0]["date"] == "2024-03-01"
 
