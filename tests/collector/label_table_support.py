@@ -7,6 +7,7 @@ import os
 import uuid
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 from sqlalchemy import (
     Column,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
-from tests.support.databases import fresh_postgres_schema
+from tests.support.databases import fresh_postgres_schema, postgres_base_url
 
 API = "/api/v1/async-collection"
 OUTPUT_COLUMNS = ("id", "labels", "matched_terms", "labeled_at")
@@ -50,13 +51,14 @@ def sqlite_dir(app, tmp_path):
 
 
 @pytest.fixture(params=USER_BACKENDS)
-def user_db(request, sqlite_dir, worker_id):
+def user_db(request, sqlite_dir):
     suffix = uuid.uuid4().hex[:8]
     backend, cleanup = request.param, None
     if backend == "sqlite":
         url = f"sqlite:///{sqlite_dir / f'user-{suffix}.sqlite3'}"
     elif backend == "postgresql":
-        url = fresh_postgres_schema(f"lt_user_{worker_id}")
+        # Unique, not per xdist worker: another session may run these tests on the same server.
+        url, cleanup = fresh_postgres_schema(f"lt_user_{suffix}"), lambda: drop_postgres_schema(f"lt_user_{suffix}")
     else:
         url, cleanup = fresh_mysql_database(f"lt_{suffix}")
     drivers = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlite": "sqlite"}
@@ -65,6 +67,12 @@ def user_db(request, sqlite_dir, worker_id):
     engine.dispose()
     if cleanup:
         cleanup()
+
+
+def drop_postgres_schema(name: str) -> None:
+    with psycopg.connect(make_url(postgres_base_url()).set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def mysql_server() -> Engine:

@@ -103,20 +103,20 @@ def test_sample_while_running_then_cancel_leaves_the_output_untouched(app, clien
     app.config.update(COLLECTOR_LABEL_TABLE_CHUNK_ROWS=5, COLLECTOR_PACING_LABEL_TABLE=60.0)
     worker(threads=1)
     task_id = start(client, "label_table", **body(user_db))
+    try:
+        # Progress is recorded after the chunk is written: from then on the job is in its pause.
+        running = wait_for(lambda: (t := task_of(client, task_id))["progress"] == 5 and t, what="the first chunk")
+        sample = client.get(f"{API}/task/{task_id}/sample?size=3").json
+    finally:
+        assert client.delete(f"{API}/task/{task_id}").status_code == 200   # even if a wait failed
+    task = wait_status(client, task_id, {"cancelled", "completed", "failed"})
 
-    sample = wait_for(lambda: (s := client.get(f"{API}/task/{task_id}/sample?size=3").json)["count"] == 5 and s,
-                      what="the first chunk in the staging table")
-    assert sample["status"] == "running" and sample["table"].startswith("lt_stage_")
+    assert (running["status"], running["total"], running["rows_received"]) == ("running", 30, 5)
+    assert (sample["status"], sample["count"]) == ("running", 5) and sample["table"].startswith("lt_stage_")
     assert len(sample["data"]) == 3
     for row in sample["data"]:
         assert 1 <= row["id"] <= 5 and row["text"] == (f"post {row['id']} 가격" if row["id"] % 2 else f"post {row['id']}")
         assert row["labels"] == (["price"] if row["id"] % 2 else [])
-    running = task_of(client, task_id)
-    assert (running["progress"], running["total"], running["rows_received"]) == (5, 30, 5)
-
-    assert client.delete(f"{API}/task/{task_id}").status_code == 200
-    task = wait_status(client, task_id, {"cancelled", "completed", "failed"})
-
     assert task["status"] == "cancelled"
     assert dump_rows(user_db.engine, user_db.output) == before
     assert sample["table"] not in table_names(user_db.engine)
