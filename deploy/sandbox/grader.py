@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii as encode_string
@@ -161,7 +162,7 @@ class GraderState:
         self.fail_times = 0          # how many of the next requests fail (0 with fail_status: all)
         self.body_mode = "list"      # list | invalid_json | object
         self.delay_seconds = 0.0
-        self.requests: list[dict] = []
+        self.requests: deque[dict] = deque(maxlen=1000)  # the last ones, for tests and demos
 
     def settings(self) -> dict:
         return {"per_day": self.per_day, "seed": self.seed, "start_inclusive": self.start_inclusive,
@@ -306,7 +307,7 @@ def reset():
 @blp.get("/_sandbox/grader/requests")
 def requests_seen():
     """The query strings received so far (without client_key)."""
-    return jsonify(state().requests)
+    return jsonify(list(state().requests))
 
 
 def expected_counts(day: date, per_day: int) -> dict:
