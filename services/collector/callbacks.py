@@ -13,7 +13,7 @@ from flask import current_app
 from services.collector.models import Task, db
 from services.collector.tasks import add_log
 from shared.http import HttpSession
-from shared.redact import redact_url
+from shared.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def send_callback(task_id: str) -> None:
     config = current_app.config
     # One attempt per delivery: the retries are Dramatiq's, so they survive a worker restart.
     session = HttpSession(timeout=config["HTTP_TIMEOUT"], retries=0)
-    target = redact_url(task.callback_url)
+    target = redact_text(redact_url(task.callback_url))  # user:password@ and token=... in the query
     try:
         response = session.post(task.callback_url, json=callback_body(task))
         ok = 200 <= response.status_code < 300
