@@ -165,5 +165,7 @@ def _assert_password_hidden(app, client, dump_id, tmp_path):
         stored = db.session.get(ItemDump, dump_id)
         outputs = [stored.target, str(stored.error), stored.url_sealed]
     outputs.append(client.get(f"{API}/dump/{dump_id}").get_data(as_text=True))
-    outputs += [path.read_text(errors="replace") for path in (tmp_path / "log").glob("*.log")]
+    log_files = list((tmp_path / "log").glob("*.log"))
+    assert log_files, "the collector writes its log file under LOG_DIR"
+    outputs += [path.read_text(errors="replace") for path in log_files]
     assert all(PASSWORD not in output for output in outputs)
