@@ -86,8 +86,11 @@ def _copy(connection: Connection, table: Table, rows: list[LabeledRow], labeled_
     cursor = connection.connection.driver_connection.cursor()
     with cursor, cursor.copy(f"COPY {quoted} (id, labels, matched_terms, labeled_at) FROM STDIN") as copy:
         for row_id, labels, terms in rows:
-            copy.write_row((row_id, json.dumps(labels, ensure_ascii=False),
-                            json.dumps(terms, ensure_ascii=False), labeled_at))
+            if labels:
+                copy.write_row((row_id, json.dumps(labels, ensure_ascii=False),
+                                json.dumps(terms, ensure_ascii=False), labeled_at))
+            else:       # most rows earn no label: skip the encoder for them
+                copy.write_row((row_id, "[]", "{}", labeled_at))
 
 
 def swap_into(engine: Engine, staging: str, output: str, old: str) -> bool:

@@ -1,0 +1,129 @@
+"""label_table: rows labeled per second over BENCH_LABEL_TABLE_ROWS rows (default 1,000,000)
+of a PostgreSQL table with 20 keyword labels, by one real worker process (one thread), from
+`POST .../label_table/start` to the output table swapped in; beside the labeling alone
+(the rules over the same texts in memory, no database), which bounds it from above."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.common import BIN, OUT, REPO_ROOT, bench_database_url, row
+
+ROWS = int(os.environ.get("BENCH_LABEL_TABLE_ROWS", "1000000"))
+CHUNK_ROWS = os.environ.get("COLLECTOR_LABEL_TABLE_CHUNK_ROWS", "5000")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+TOKEN = "bench-token"
+WORDS_PER_TEXT = 30
+FIRST = datetime(2026, 1, 1, tzinfo=UTC)
+LABELS = {f"label{n:02d}": [f"키워드{n:02d}a", f"keyword{n:02d}b", f"표현{n:02d}c"] for n in range(20)}
+FILLER = [f"단어{n}" for n in range(300)] + [f"word{n}" for n in range(300)]
+
+
+def texts(count: int, seed: int):
+    """Comment-like texts of 30 words; about 2% of words are keywords, so ~45% of rows get a label."""
+    rng = random.Random(seed)
+    keywords = [word for words in LABELS.values() for word in words]
+    for _ in range(count):
+        yield " ".join(rng.choice(keywords) if rng.random() < 0.02 else rng.choice(FILLER)
+                       for _ in range(WORDS_PER_TEXT))
+
+
+def fill_input(url: str) -> None:
+    """The user's table: (id, body, author, created_at), one row per second from 2026-01-01, by COPY."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as connection:
+        connection.execute("CREATE TABLE posts (id bigint PRIMARY KEY, body text, author text, "
+                           "created_at timestamptz NOT NULL)")
+        with connection.cursor().copy("COPY posts (id, body, author, created_at) FROM STDIN") as copy:
+            for number, body in enumerate(texts(ROWS, 7), start=1):
+                copy.write_row((number, body, f"user{number % 50_000}", FIRST + timedelta(seconds=number)))
+        connection.execute("ANALYZE posts")
+
+
+@contextmanager
+def worker_process(env: dict):
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = open(OUT / "label-table-worker.log", "wb")  # noqa: SIM115 (closed when the worker stops)
+    process = subprocess.Popen([str(BIN / "dramatiq"), "services.collector.worker", "--processes", "1",
+                                "--threads", "1"], env={**os.environ, "ENV_FILE": os.devnull, **env},
+                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def labeling_alone() -> float:
+    """Rows per second of the rules alone, on texts already in memory."""
+    from shared.labeling import compile_rules
+
+    rules = compile_rules({"model": "keyword", "labels": LABELS})
+    sample = list(texts(100_000, 11))
+    started = time.perf_counter()
+    for text in sample:
+        rules.matched_terms(text)
+    return len(sample) / (time.perf_counter() - started)
+
+
+def run() -> list[dict]:
+    from services.collector import create_app
+    from services.collector.models import db
+
+    print(f"  label_table: filling {ROWS:,} rows...", flush=True)
+    user_url = bench_database_url("bench_label_table_user")
+    started = time.perf_counter()
+    fill_input(user_url)
+    print(f"  filled in {time.perf_counter() - started:.0f} s", flush=True)
+    collector_url = bench_database_url("bench_label_table_collector")
+    env = {"COLLECTOR_DATABASE_URL": collector_url, "REDIS_URL": REDIS_URL, "SERVICE_TOKEN": TOKEN,
+           "COLLECTOR_NAMESPACE": f"bench-label-{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "WARNING",
+           "COLLECTOR_LABEL_TABLE_CHUNK_ROWS": CHUNK_ROWS, "LOG_DIR": str(OUT / "log")}
+    app = create_app({"SQLALCHEMY_DATABASE_URI": collector_url, "REDIS_URL": REDIS_URL, "SERVICE_TOKEN": TOKEN,
+                      "COLLECTOR_NAMESPACE": env["COLLECTOR_NAMESPACE"], "LOG_LEVEL": "WARNING",
+                      "LOG_DIR": OUT / "log"})
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    body = {"input": {"database_url": user_url, "table": "posts", "text_column": "body", "id_column": "id",
+                      "time_column": "created_at", "author_column": "author"},
+            "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z",
+            "rules": {"model": "keyword", "labels": LABELS}, "output": {"table": "posts_labels"}}
+    with worker_process(env):
+        response = client.post("/api/v1/async-collection/label_table/start", json=body)
+        task_id = response.json["task_id"]
+        task = {}
+        while task.get("status") not in ("completed", "failed", "cancelled"):
+            time.sleep(1)
+            task = client.get(f"/api/v1/async-collection/task/{task_id}").json
+            print(f"  {task['status']}: {task['progress']:,.0f}/{(task['total'] or 0):,.0f} rows", flush=True)
+    with app.app_context():
+        db.engine.dispose()
+    if task["status"] != "completed":
+        raise RuntimeError(f"the label_table task ended {task['status']}: {task.get('error')}")
+    rate = ROWS / task["run_time"]
+    alone = labeling_alone()
+    labeled = task["result_summary"]["rows_labeled"]
+    print(f"  {rate:,.0f} rows/s over {task['run_time']:.1f} s ({labeled:,} labeled); labeling alone "
+          f"{alone:,.0f} rows/s; worker peak RSS {task['peak_memory'] / 2**20:.0f} MiB")
+    return [
+        row(f"label_table: {ROWS:,} PostgreSQL rows, 20 keyword labels, 1 worker thread (rows/s)",
+            f"{rate:,.0f} rows/s ({task['run_time']:.0f} s)", f"{alone:,.0f} rows/s (labeling alone, in memory)",
+            f"{rate / alone:.2f}"),
+        row("label_table: worker peak RSS over that run", f"{task['peak_memory'] / 2**20:.0f} MiB",
+            goal=f"flat in the row count (chunks of {CHUNK_ROWS})"),
+    ]
+
+
+if __name__ == "__main__":
+    for line in run():
+        print(line)
