@@ -5,7 +5,8 @@ Records are generated deterministically (seeded) with creation times spread back
 anchor (`SANDBOX_COMMUNITY_ANCHOR`, ISO 8601; default: the start of the current hour), so
 paging back to a target date is testable. Faults (`POST /_sandbox/<name>/faults`):
 `{"rate_limit": n, "retry_after": s}` answers the next n data requests with 429 and
-`Retry-After: s`; `{"fail_status": 403, "fail_times": n}` answers n requests with that status;
+`Retry-After: s`; `{"fail_status": 403, "fail_times": n}` answers n requests with that status
+(only requests whose path contains `fail_path`, if given);
 `{"malformed": true}` corrupts one record on each first page; `{"empty": true}` serves no data.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Faults:
         self.retry_after = 1
         self.fail_status: int | None = None
         self.fail_times = 0
+        self.fail_path = ""
         self.malformed = False
         self.empty = False
         self.served = {"requests": 0, "rate_limited": 0, "failed": 0}
@@ -51,6 +53,7 @@ class Faults:
         if "fail_status" in body:
             self.fail_status = int(body["fail_status"])
             self.fail_times = int(body.get("fail_times", 1))
+            self.fail_path = str(body.get("fail_path", ""))
         for flag in ("malformed", "empty"):
             if flag in body:
                 setattr(self, flag, bool(body[flag]))
@@ -75,7 +78,7 @@ class Faults:
             response.status_code = 429
             response.headers["Retry-After"] = str(self.retry_after)
             return response
-        if self.fail_status and self.fail_times > 0:
+        if self.fail_status and self.fail_times > 0 and self.fail_path in request.path:
             self.fail_times -= 1
             self.served["failed"] += 1
             response = jsonify(failure_body(self.fail_status))

@@ -16,6 +16,7 @@ from typing import Any
 from shared.connectors.community import (
     CollectedItem,
     CommunityClient,
+    CommunityError,
     MalformedRecord,
     cutoff_of,
     from_kst_text,
@@ -131,8 +132,15 @@ class BabitalkClient(CommunityClient):
         page = 1
         while True:
             what = f"comments of talk {talk.external_id} page {page}"
-            body = self.request_json("GET", f"/v2/community/talks/{talk.external_id}/comments", what,
-                                     params={"page": page}, headers=HEADERS)
+            try:
+                body = self.request_json("GET", f"/v2/community/talks/{talk.external_id}/comments", what,
+                                         params={"page": page}, headers=HEADERS)
+            except CommunityError as exc:
+                if exc.status != 404:
+                    raise
+                # The talk was deleted between the listing and now: keep the talk, lose its comments.
+                self.warn(f"{what} answered 404; its comments are skipped")
+                return
             data = body.get("data") if isinstance(body, dict) else None
             if not data:
                 return

@@ -121,3 +121,19 @@ def test_malformed_record_is_skipped_and_reported(sandbox, http, caplog):
     assert connector.stats.skipped == 1
     assert len(warnings) == 1 and bad_id in warnings[0]
     assert any(bad_id in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_comments_of_a_vanished_talk_are_skipped_not_fatal(sandbox, http):
+    anchor, _ = sandbox.dataset("babitalk", "talks")
+    target = days_before(anchor, 2)
+    sandbox.faults("babitalk", fail_status=404, fail_times=1, fail_path="/comments")
+    warnings = []
+    items = list(client(sandbox, http, warn=warnings.append).collect(target, ["talks"]))
+
+    posts = [i for i in items if i.kind == "post"]
+    commented = [p for p in posts if p.metrics["comments"] > 0]
+    first_with_comments = commented[0].external_id
+    assert len(warnings) == 1 and first_with_comments in warnings[0] and "404" in warnings[0]
+    threads = {c.raw["talk_id"] for c in items if c.kind == "comment"}
+    assert threads == {int(p.external_id) for p in commented[1:]}
+    assert sandbox.served("babitalk")["served"]["failed"] == 1
