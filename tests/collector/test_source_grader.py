@@ -160,8 +160,9 @@ def test_an_api_that_keeps_failing_fails_the_task(grader_wired, client, worker, 
     grader_wired.config["GRADER_WINDOW_ATTEMPTS"] = 2
     worker(threads=1)
     sandbox_mode(sandbox.url, **mode)
-    task = wait_status(client, start(client, "grader", target_date=DAY.isoformat()), FINAL, timeout=60)
-    assert task["status"] == "failed" and error in task["error"]
+    task = wait_status(client, start(client, "grader", target_date=DAY.isoformat()), FINAL, timeout=120)
+    assert task["status"] == "failed", task
+    assert error in task["error"], task["error"]
     failures = [line for line in logs(client, task["id"]) if line["level"] == "ERROR" and "failed (" in line["message"]]
     assert len(failures) == 2 and "try 2/2" in failures[1]["message"]
     assert task["rows_written"] == 0
