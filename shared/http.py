@@ -11,6 +11,16 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# An upstream answering `Retry-After: 86400` must not park a worker thread for a day.
+MAX_RETRY_AFTER = 120.0
+
+
+class CappedRetry(Retry):
+    """urllib3's Retry, with a server's Retry-After honoured up to `MAX_RETRY_AFTER` seconds."""
+
+    def get_retry_after(self, response):
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 class HttpSession(requests.Session):
@@ -18,7 +28,7 @@ class HttpSession(requests.Session):
                  backoff_max: float = 30.0, user_agent: str | None = None):
         super().__init__()
         self.timeout = timeout
-        retry = Retry(
+        retry = CappedRetry(
             total=retries,
             connect=retries,
             read=retries,

@@ -67,3 +67,14 @@ def test_connection_errors_are_retried_then_raised():
     session = HttpSession(retries=2, backoff=0, timeout=1)
     with pytest.raises(requests.ConnectionError, match="Max retries exceeded"):
         session.get("http://127.0.0.1:9/")
+
+
+def test_retry_after_is_capped():
+    from urllib3 import HTTPResponse
+
+    from shared.http import MAX_RETRY_AFTER, CappedRetry
+
+    retry = CappedRetry(total=1)
+    assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "86400"})) == MAX_RETRY_AFTER
+    assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "3"})) == 3
+    assert retry.get_retry_after(HTTPResponse(headers={})) is None
