@@ -10,7 +10,16 @@ import hmac
 import secrets
 
 import marshmallow as ma
-from flask import Flask, current_app, flash, redirect, render_template_string, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -22,7 +31,7 @@ from wtforms.validators import Length, Optional
 
 from services.orders import orders
 from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
-from services.orders.schemas import OrderSchema
+from services.orders.schemas import OrderContentSchema
 from services.orders.sync import ledger as ledgers
 
 SESSION_KEY = "orders_admin"
@@ -96,7 +105,7 @@ def _form_content(form, fallback_number: str) -> dict:
     data = {key: form.data.get(key) for key in ("number", "customer_name", "customer_email", "items", "currency",
                                                   "status", "note")}
     data = {key: value for key, value in data.items() if value not in (None, "")}
-    loaded = OrderSchema(only=("number", "customer_name", "customer_email", "items", "currency", "status",
+    loaded = OrderContentSchema(only=("number", "customer_name", "customer_email", "items", "currency", "status",
                                "note")).load(data)
     return orders.normalise_content(loaded, current_app.config["ORDERS_DEFAULT_CURRENCY"], fallback_number)
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, abort
 
 from services.orders import orders
 from services.orders.models import db
-from services.orders.schemas import OrderQueryArgsSchema, OrderReplaceSchema, OrderSchema
+from services.orders.schemas import OrderContentSchema, OrderCreateSchema, OrderQueryArgsSchema, OrderSchema
 from shared.api import ErrorSchema
 from shared.auth import service_token_required
 from shared.pagination import page_schema, paginate
@@ -53,7 +53,7 @@ class Orders(MethodView):
         return paginate(db.session, stmt, page, per_page)
 
     @service_token_required
-    @blp.arguments(OrderSchema)
+    @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="The uuid exists with different content")
     def post(self, data):
@@ -78,7 +78,7 @@ class OrderById(MethodView):
         return order
 
     @service_token_required
-    @blp.arguments(OrderReplaceSchema)
+    @blp.arguments(OrderContentSchema)
     @blp.response(200, OrderSchema)
     @blp.alt_response(412, schema=ErrorSchema, description="If-Match names a version that is not current")
     def put(self, data, uuid):

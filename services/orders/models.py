@@ -68,6 +68,10 @@ class SyncLedger(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_retry_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # The write in flight: noted before it is sent, cleared when its answer arrives. If the
+    # answer is lost, the peer showing this content later proves that the write landed.
+    pushing_version: Mapped[int | None] = mapped_column(Integer)
+    pushing_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Collision(db.Model):

@@ -6,6 +6,8 @@ the caller commits (the counter row lock then orders seq by commit time).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -69,6 +71,10 @@ def normalise_content(data: dict, default_currency: str = "EUR", fallback_number
 
 def content_of(order: Order) -> dict:
     return {field: getattr(order, field) for field in CONTENT_FIELDS}
+
+
+def content_hash(content: dict) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def reserve_seqs(count: int):

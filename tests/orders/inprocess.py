@@ -2,7 +2,7 @@
 for fast logic tests; faults are injected around each call the integration makes."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from services.orders.sync.peer import PeerReply, PeerUnavailable
 from tests.orders.conftest import AUTH

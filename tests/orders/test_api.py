@@ -104,6 +104,8 @@ def test_bad_input_is_a_4xx_in_the_one_error_shape_and_changes_nothing(client):
         assert set(response.json) >= {"code", "status", "message"}
     assert client.put(url, json=order_body(), headers={**AUTH, "If-Match": "garbage"}).status_code == 400
     assert client.get("/orders?since=-1").status_code == 422
+    assert client.get(f"/orders?since={10**40}").status_code == 422  # past any database integer
+    assert client.get(f"/orders?page={2**40}").status_code == 422
     assert client.get("/orders/not-a-uuid").status_code == 404
     assert client.get(url).json == order
 

@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
 
-from services.orders.models import Collision, FeedCounter, Order, SyncLedger, SyncValue, db
+from services.orders.models import (
+    Collision,
+    FeedCounter,
+    Order,
+    SyncLedger,
+    SyncValue,
+    db,
+)
 from services.orders.sync.peer import PeerUnavailable
 from tests.orders.conftest import AUTH, order_body
 from tests.orders.inprocess import FAULTS

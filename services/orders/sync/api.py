@@ -9,7 +9,12 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from services.orders.models import Collision, db
-from services.orders.schemas import CollisionQueryArgsSchema, CollisionSchema, ResolveSchema, SyncStatusSchema
+from services.orders.schemas import (
+    CollisionQueryArgsSchema,
+    CollisionSchema,
+    ResolveSchema,
+    SyncStatusSchema,
+)
 from services.orders.sync import ledger as ledgers
 from shared.api import ErrorSchema
 from shared.auth import service_token_required

@@ -8,9 +8,9 @@ finds it already holds our content and simply records that.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import and_, or_, select
 
@@ -106,6 +106,10 @@ class SyncEngine:
             ledgers.close_converged(uuid, local, peer_version, ledger or ledgers.new_ledger(uuid))
         elif ledger is not None and ledger.state == "COLLISION":
             ledgers.record_collision(local, peer_order, peer_content)  # keep the peer's latest side
+        elif local is not None and (landed := ledgers.landed_write(ledger, peer_content)) is not None:
+            # Our earlier write landed although its answer was lost, and the order has moved on
+            # here since: agree on that write; the newer local version is pushed as usual.
+            ledgers.record_synced(uuid, landed, peer_version, peer_content["deleted"], ledger)
         elif local is None:
             created = orders.write_content(uuid, peer_content, existing=None, seqs=seqs).order
             ledgers.record_synced(uuid, created.version, peer_version, created.deleted,
@@ -157,6 +161,8 @@ class SyncEngine:
         dirty = self.dirty_orders()
         report.more_to_push = len(dirty) == self.page_size
         for uuid, version, content, peer_version in dirty:
+            earlier = ledgers.note_push(uuid, version, content)
+            db.session.commit()
             if peer_version is None:
                 reply = self.peer.create(uuid, content)
                 accepted = reply.status == 201
@@ -167,14 +173,14 @@ class SyncEngine:
                 ledgers.record_synced(uuid, version, reply.body["version"], content["deleted"])
                 report.pushed += 1
             elif reply.status in (409, 412):
-                self.reconcile(uuid, report)
+                self.reconcile(uuid, report, earlier)
             else:
                 message = reply.body.get("message") if isinstance(reply.body, dict) else None
                 ledgers.record_error(uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
                 report.errors += 1
             db.session.commit()
 
-    def reconcile(self, uuid: str, report: RoundReport) -> None:
+    def reconcile(self, uuid: str, report: RoundReport, earlier: tuple | None = None) -> None:
         """The peer refused our write as stale or conflicting: look at what it holds now."""
         peer_order = self.peer.get(uuid)
         local = orders.get_order(uuid, for_update=True)
@@ -185,6 +191,9 @@ class SyncEngine:
         peer_content = orders.normalise_content(peer_order)
         if orders.content_of(local) == peer_content:
             ledgers.close_converged(uuid, local, peer_order["version"])  # our earlier write did land
+        elif (landed := ledgers.landed_write(None, peer_content, earlier)) is not None:
+            # An earlier, unanswered write of ours landed; the next round pushes the newer version.
+            ledgers.record_synced(uuid, landed, peer_order["version"], peer_content["deleted"])
         else:
             self.collide(local, peer_order, peer_content, report)
 
@@ -196,4 +205,4 @@ def _peer_time(peer_order: dict) -> datetime:
         return utcnow()
 
 
-__all__ = ["SyncEngine", "RoundReport", "PeerUnavailable", "POLICIES"]
+__all__ = ["POLICIES", "PeerUnavailable", "RoundReport", "SyncEngine"]

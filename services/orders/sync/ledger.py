@@ -56,8 +56,27 @@ def record_synced(uuid: str, local_version: int | None, peer_version: int, delet
     ledger.local_version, ledger.peer_version = local_version, peer_version
     ledger.state = "DEL_SYNCED" if deleted else "OK"
     ledger.last_error, ledger.attempts, ledger.next_retry_at = None, 0, None
+    ledger.pushing_version, ledger.pushing_hash = None, None
     ledger.updated_at = utcnow()
     return ledger
+
+
+def note_push(uuid: str, version: int, content: dict) -> tuple[int | None, str | None]:
+    """Remember the write about to be sent; returns the previous one still unanswered, if any."""
+    ledger = ledger_for(uuid)
+    previous = (ledger.pushing_version, ledger.pushing_hash)
+    ledger.pushing_version, ledger.pushing_hash = version, orders.content_hash(content)
+    return previous
+
+
+def landed_write(ledger: SyncLedger | None, peer_content: dict, earlier: tuple | None = None) -> int | None:
+    """The local version whose unanswered write the peer now shows, if it shows one."""
+    digest = orders.content_hash(peer_content)
+    if ledger is not None and ledger.pushing_hash == digest:
+        return ledger.pushing_version
+    if earlier and earlier[1] == digest:
+        return earlier[0]
+    return None
 
 
 def record_error(uuid: str, message: str, max_backoff: float) -> None:

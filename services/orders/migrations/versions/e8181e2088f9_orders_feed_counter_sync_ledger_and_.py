@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-22 19:52:33.311483
 
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 # revision identifiers, used by Alembic.
 revision = 'e8181e2088f9'
