@@ -124,7 +124,7 @@ class OrderAdmin(LoginRequired, ModelView):
     can_view_details = True
     form_columns = ("number", "customer_name", "customer_email", "items", "currency", "status", "note")
     form_overrides = {"status": SelectField}
-    form_args = {"status": {"choices": [(s, s) for s in STATUSES]},
+    form_args = {"status": {"choices": list(STATUSES)},
                  "items": {"description": 'JSON, e.g. [{"sku": "A1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]'}}
 
     def scaffold_form(self):
@@ -171,6 +171,7 @@ def _resolve(ids, take):
 
 
 class CollisionAdmin(LoginRequired, ModelView):
+    form_base_class = SecureForm  # the resolve actions carry a CSRF token too
     can_create = can_edit = can_delete = False
     can_view_details = True
     column_list = ("uuid", "detected_at", "local_version", "peer_version", "local_content", "peer_content",
