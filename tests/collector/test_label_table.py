@@ -210,3 +210,26 @@ def test_no_rows_in_range_gives_an_empty_output_table(client, worker, user_db):
     assert task["status"] == "completed", task["error"]
     assert (task["total"], task["result_summary"]["rows_received"]) == (0, 0)
     assert read_labels(user_db.engine, user_db.output) == {}
+
+
+def test_a_failure_mid_run_leaves_the_output_as_it_was(app, client, worker, user_db):
+    from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
+
+    # No primary key: id 7 twice makes the second chunk's write fail (the output's key is the id).
+    posts = Table(user_db.posts, MetaData(), Column("post_id", Integer), Column("body", Text),
+                  Column("writer", Text), Column("posted_at", DateTime))
+    posts.create(user_db.engine)
+    with user_db.engine.begin() as connection:
+        connection.execute(posts.insert(), [{"post_id": n, "body": "가격", "writer": "kim",
+                                             "posted_at": T(2026, 1, 3)} for n in [*range(1, 11), 7, None]])
+    make_posts(user_db.engine, user_db.output, [(99, "the output before the job", None, T(2020, 1, 1))])
+    before = dump_rows(user_db.engine, user_db.output)
+    app.config.update(COLLECTOR_LABEL_TABLE_CHUNK_ROWS=5)
+    worker(threads=1)
+    task = wait_status(client, start(client, "label_table", **body(user_db)), {"completed", "failed"})
+
+    assert task["status"] == "failed"
+    assert "duplicate" in task["error"].lower() or "unique constraint" in task["error"].lower()
+    assert (task["total"], task["progress"], task["rows_written"]) == (11, 5, 5)   # the row without an id left out
+    assert dump_rows(user_db.engine, user_db.output) == before
+    assert not [name for name in table_names(user_db.engine) if name.startswith("lt_")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.types import Integer
 
 from services.collector.label_table import databases, staging
@@ -61,8 +61,10 @@ class LabelingJob:
         id_column = databases.column_of(table, job.id_column, "id_column")
         text_column = databases.column_of(table, job.text_column, "text_column")
         author = databases.column_of(table, job.author_column, "author_column") if job.author_column else None
-        in_range = databases.in_time_range(databases.column_of(table, job.time_column, "time_column"),
-                                           reader.dialect.name, job.start, job.end)
+        time_column = databases.column_of(table, job.time_column, "time_column")
+        # A row without an id cannot be written (the id is the output's key) nor paged past: left out.
+        in_range = and_(databases.in_time_range(time_column, reader.dialect.name, job.start, job.end),
+                        id_column.is_not(None))
         databases.connect(writer, "output").close()
         target = staging.staging_table(self.staging_name, isinstance(id_column.type, Integer))
         state = self._prepare(reader, writer, target, table, in_range, author)
