@@ -8,6 +8,7 @@ BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20).
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import subprocess
 import tempfile
@@ -23,6 +24,7 @@ from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
 EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
 INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "20"))
+INTERVAL = 0.5  # ORDERS_SYNC_INTERVAL's default, which the integration runs with here
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BODY = {"customer_name": "Bench Customer", "customer_email": "bench@example.com",
@@ -102,6 +104,9 @@ def propagation(a: str, b: str) -> list[float]:
     delays = []
     for i in range(EDITS):
         note = f"edit {i}"
+        # Edits at random moments: right after seeing the last one arrive would always land
+        # just after a sync round and measure the full interval every time.
+        time.sleep(random.uniform(0, INTERVAL))
         started = time.monotonic()
         requests.put(f"{b}/orders/{uuid_}", json={**BODY, "note": note}, headers=AUTH, timeout=10).raise_for_status()
         _wait(lambda note=note: requests.get(f"{a}/orders/{uuid_}", timeout=5).json()["note"] == note)
