@@ -98,6 +98,8 @@ class OrdersIndexView(AdminIndexView):
 
 
 def _sync_state(view, context, order, name):
+    if not current_app.config["ORDERS_PEER_URL"]:
+        return "-"  # no integration beside this instance (it is the other side's peer)
     return ledgers.effective_state(order, db.session.get(SyncLedger, order.uuid))
 
 

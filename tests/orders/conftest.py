@@ -20,7 +20,8 @@ def order_body(**overrides) -> dict:
 def orders_config(database_url: str, tmp_path, instance: str = "A", **extra) -> dict:
     return {"TESTING": True, "ORDERS_INSTANCE": instance, "SQLALCHEMY_DATABASE_URI": database_url,
             "SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": str(tmp_path / "log"), "ORDERS_ADMIN_USER": "admin",
-            "ORDERS_ADMIN_PASSWORD": "test-admin-password", "SECRET_KEY": "test-secret", **extra}
+            "ORDERS_ADMIN_PASSWORD": "test-admin-password", "SECRET_KEY": "test-secret",
+            "ORDERS_PEER_URL": "http://peer.invalid" if instance == "A" else "", **extra}
 
 
 @pytest.fixture

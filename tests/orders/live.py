@@ -130,9 +130,10 @@ def start_stack(live_process, database_url_for, tmp_path, b_env: dict | None = N
     b = live_process(flask_app("services.orders", port_b),
                      {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b, **(b_env or {})},
                      port=port_b, name="orders-b")
-    a = live_process(flask_app("services.orders", port_a),
-                     {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a}, port=port_a, name="orders-a")
     proxy = FaultProxy(b.url).start()
+    a = live_process(flask_app("services.orders", port_a),
+                     {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a, "ORDERS_PEER_URL": proxy.url},
+                     port=port_a, name="orders-a")
     integration_env = {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a, "ORDERS_PEER_URL": proxy.url,
                        "ORDERS_SYNC_INTERVAL": "0.1", "ORDERS_SYNC_MAX_BACKOFF": "0.5",
                        "ORDERS_SYNC_TIMEOUT": "1"}
