@@ -1,9 +1,11 @@
 """Orders two-way sync: propagation delay B -> A (p50/p99 over N edits), the initial sync of
-10,000 orders (seconds and requests), and the integration's requests per minute when idle.
+10,000 orders (seconds and requests; pulled from B, and pushed to B), and the integration's
+requests per minute when idle.
 
 Both instances under gunicorn (2 workers) on SQLite files, the integration as its own
 process (ORDERS_SYNC_INTERVAL=0.5, the default). Sizes: BENCH_ORDERS_EDITS (200),
-BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20).
+BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20),
+BENCH_ORDERS_PUSH_INITIAL (5000).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
 EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
 INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "20"))
+PUSH_INITIAL = int(os.environ.get("BENCH_ORDERS_PUSH_INITIAL", "5000"))
 INTERVAL = 0.5  # ORDERS_SYNC_INTERVAL's default, which the integration runs with here
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -57,10 +60,10 @@ def _migrated(url: str, instance: str, preload: int = 0) -> None:
 
 
 @contextmanager
-def _pair(workdir: Path, preload: int = 0):
+def _pair(workdir: Path, preload: int = 0, preload_on: str = "B"):
     url_a, url_b = f"sqlite:///{workdir / 'a.sqlite3'}", f"sqlite:///{workdir / 'b.sqlite3'}"
-    _migrated(url_a, "A")
-    _migrated(url_b, "B", preload)
+    _migrated(url_a, "A", preload if preload_on == "A" else 0)
+    _migrated(url_b, "B", preload if preload_on == "B" else 0)
     access_log = workdir / "b-access.log"
     common = {"SERVICE_TOKEN": TOKEN, "LOG_DIR": str(OUT / "log")}
     with gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b,
@@ -151,6 +154,18 @@ def run() -> list[dict]:
                 per_minute = (_sync_requests(access_log) - before) * 60 / IDLE_SECONDS
                 rows.append(row("orders: integration requests/min while nothing changes", f"{per_minute:.0f}",
                                 "1 feed GET per 0.5 s round = 120", "", ""))
+        workdir = Path(tmp) / "push"
+        workdir.mkdir()
+        print(f"orders: preloading {PUSH_INITIAL} orders on A, then the first sync to an empty B (one POST each)")
+        with _pair(workdir, preload=PUSH_INITIAL, preload_on="A") as (a, b, url_a, access_log, common):
+            started = time.monotonic()
+            with _integration(url_a, b, common):
+                _wait(lambda: requests.get(f"{b}/orders", params={"per_page": 1}, timeout=10).json()["count"]
+                      >= PUSH_INITIAL, interval=0.1)
+                seconds = time.monotonic() - started
+                made = _sync_requests(access_log)
+            rows.append(row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{seconds:.1f} s",
+                            f"{made} requests to B; the public API has no batch write", "", ""))
     for r in rows:
         print(f"  {r['figure']}: {r['ours']}")
     return rows

@@ -38,6 +38,8 @@ class Config(BaseConfig):
         self.ORDERS_SYNC_POLICY = env.str("ORDERS_SYNC_POLICY", "manual")
         self.ORDERS_SYNC_PAGE_SIZE = env.int("ORDERS_SYNC_PAGE_SIZE", 500)
         self.ORDERS_SYNC_TIMEOUT = env.float("ORDERS_SYNC_TIMEOUT", 5.0)
+        # Writes to the peer in flight at once while pushing a batch (independent orders).
+        self.ORDERS_SYNC_PUSH_CONCURRENCY = env.int("ORDERS_SYNC_PUSH_CONCURRENCY", 8)
         # Testing aid for the fault-injection suite: "crash-before-checkpoint" makes the
         # integration exit hard after applying a page and before saving its checkpoint.
         self.ORDERS_SYNC_FAULT = env.str("ORDERS_SYNC_FAULT", "")

@@ -8,6 +8,8 @@ finds it already holds our content and simply records that.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,11 +50,13 @@ class RoundReport:
 
 class SyncEngine:
     def __init__(self, peer, policy: str = "manual", page_size: int = 500, max_backoff: float = 30.0,
-                 before_checkpoint: Callable[[], None] | None = None):
+                 before_checkpoint: Callable[[], None] | None = None, push_concurrency: int = 1):
         if policy not in POLICIES:
             raise ValueError(f"ORDERS_SYNC_POLICY must be one of {POLICIES}, got {policy!r}")
         self.peer, self.policy, self.page_size, self.max_backoff = peer, policy, page_size, max_backoff
         self.before_checkpoint = before_checkpoint
+        # Pushes are independent orders: sent in parallel, their outcomes recorded in order.
+        self.push_concurrency = push_concurrency
 
     def run_round(self) -> RoundReport:
         report = RoundReport()
@@ -160,25 +164,63 @@ class SyncEngine:
     def push(self, report: RoundReport) -> None:
         dirty = self.dirty_orders()
         report.more_to_push = len(dirty) == self.page_size
-        for uuid, version, content, peer_version in dirty:
-            earlier = ledgers.note_push(uuid, version, content)
-            db.session.commit()
+        if not dirty:
+            return
+        # Every write is noted (one commit) before any is sent: an answer lost on the wire or
+        # in a crash is then recognised later by the peer showing exactly that content.
+        known = self._ledgers([row[0] for row in dirty])
+        earlier = {uuid: ledgers.note_push(uuid, version, content, known.get(uuid))
+                   for uuid, version, content, _ in dirty}
+        db.session.commit()
+        outcomes = self._send_all(dirty)
+        known = self._ledgers([row[0] for row in dirty])
+        unavailable = None
+        for (uuid, version, content, _), outcome in zip(dirty, outcomes, strict=True):
+            try:
+                if outcome is None or isinstance(outcome, PeerUnavailable):
+                    unavailable = unavailable or outcome
+                    continue
+                accepted, reply = outcome
+                if accepted:
+                    ledgers.record_synced(uuid, version, reply.body["version"], content["deleted"], known[uuid])
+                    report.pushed += 1
+                elif reply.status in (409, 412):
+                    self.reconcile(uuid, report, earlier[uuid])
+                else:
+                    message = reply.body.get("message") if isinstance(reply.body, dict) else None
+                    ledgers.record_error(uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
+                    report.errors += 1
+            except PeerUnavailable as exc:
+                unavailable = unavailable or exc
+        db.session.commit()
+        if unavailable is not None:
+            raise unavailable
+
+    @staticmethod
+    def _ledgers(uuids: list[str]) -> dict[str, SyncLedger]:
+        return {row.uuid: row for row in db.session.scalars(select(SyncLedger).where(SyncLedger.uuid.in_(uuids)))}
+
+    def _send(self, row, give_up: threading.Event):
+        """One POST or PUT: (accepted, reply), or PeerUnavailable, or None if not sent."""
+        if give_up.is_set():
+            return None
+        uuid, _version, content, peer_version = row
+        try:
             if peer_version is None:
                 reply = self.peer.create(uuid, content)
-                accepted = reply.status == 201
-            else:
-                reply = self.peer.replace(uuid, content, peer_version)
-                accepted = reply.status == 200
-            if accepted:
-                ledgers.record_synced(uuid, version, reply.body["version"], content["deleted"])
-                report.pushed += 1
-            elif reply.status in (409, 412):
-                self.reconcile(uuid, report, earlier)
-            else:
-                message = reply.body.get("message") if isinstance(reply.body, dict) else None
-                ledgers.record_error(uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
-                report.errors += 1
-            db.session.commit()
+                return reply.status == 201, reply
+            reply = self.peer.replace(uuid, content, peer_version)
+            return reply.status == 200, reply
+        except PeerUnavailable as exc:
+            give_up.set()  # the peer is away: do not knock on its door 500 times
+            return exc
+
+    def _send_all(self, rows: list) -> list:
+        give_up = threading.Event()
+        if self.push_concurrency <= 1 or len(rows) == 1:
+            return [self._send(row, give_up) for row in rows]
+        with ThreadPoolExecutor(self.push_concurrency, thread_name_prefix="push") as pool:
+            return list(pool.map(lambda row: self._send(row, give_up), rows))
 
     def reconcile(self, uuid: str, report: RoundReport, earlier: tuple | None = None) -> None:
         """The peer refused our write as stale or conflicting: look at what it holds now."""

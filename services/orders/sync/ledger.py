@@ -61,9 +61,10 @@ def record_synced(uuid: str, local_version: int | None, peer_version: int, delet
     return ledger
 
 
-def note_push(uuid: str, version: int, content: dict) -> tuple[int | None, str | None]:
+def note_push(uuid: str, version: int, content: dict,
+              ledger: SyncLedger | None = None) -> tuple[int | None, str | None]:
     """Remember the write about to be sent; returns the previous one still unanswered, if any."""
-    ledger = ledger_for(uuid)
+    ledger = ledger or new_ledger(uuid)
     previous = (ledger.pushing_version, ledger.pushing_hash)
     ledger.pushing_version, ledger.pushing_hash = version, orders.content_hash(content)
     return previous

@@ -27,7 +27,7 @@ def engine_from_config(config) -> SyncEngine:
             log.warning("ORDERS_SYNC_FAULT: exiting after applying a page, before saving the checkpoint")
             os._exit(3)
     return SyncEngine(peer, config["ORDERS_SYNC_POLICY"], config["ORDERS_SYNC_PAGE_SIZE"],
-                      config["ORDERS_SYNC_MAX_BACKOFF"], before_checkpoint)
+                      config["ORDERS_SYNC_MAX_BACKOFF"], before_checkpoint, config["ORDERS_SYNC_PUSH_CONCURRENCY"])
 
 
 def _note(success: bool, error: str | None) -> None:
