@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from services.orders import orders
 from services.orders.models import Order, SyncLedger, db
@@ -151,7 +151,7 @@ class SyncEngine:
                        SyncLedger.local_version != Order.version))
             .where(or_(SyncLedger.uuid.is_(None), SyncLedger.state != "COLLISION"))
             .where(or_(SyncLedger.uuid.is_(None), SyncLedger.next_retry_at.is_(None),
-                       and_(SyncLedger.next_retry_at <= utcnow())))
+                       SyncLedger.next_retry_at <= utcnow()))
             .order_by(Order.seq)
             .limit(self.page_size)
         )
