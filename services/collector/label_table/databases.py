@@ -2,7 +2,6 @@
 about them that name the host but never show a password."""
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus
 
@@ -25,8 +24,6 @@ from sqlalchemy.pool import NullPool
 
 from services.collector.sources.base import SourceError
 from shared.redact import MASK, redact_text
-
-log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
 

@@ -44,9 +44,12 @@ class LabelingJob:
             return self._label(reader, writer)
         except TaskLost:
             raise                  # another attempt owns the staging table now: leave it alone
-        except (TaskCancelled, SourceError):
+        except TaskCancelled:
             self._drop_staging(writer)
             raise
+        except SourceError as exc:   # our own words, but they may quote the driver's
+            self._drop_staging(writer)
+            raise SourceError(self.scrub(str(exc))) from None
         except Exception as exc:  # noqa: BLE001 (the user's database failed: say why, without the password)
             self._drop_staging(writer)
             raise SourceError(self.scrub(f"{type(exc).__name__}: {databases.explain(exc)}")) from None
