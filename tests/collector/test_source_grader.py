@@ -2,6 +2,7 @@
 sandbox (a real process) -> grader service (a real process) over HTTP."""
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import flask_migrate
@@ -28,12 +29,18 @@ def smtp_inbox():
 
     from tests.grader.test_reports import Inbox
 
+    # aiosmtpd logs connection events from its own thread, possibly into log handlers a test
+    # has closed (which reopens their file); its INFO lines are not needed here.
+    mail_log = logging.getLogger("mail.log")
+    level = mail_log.level
+    mail_log.setLevel(logging.WARNING)
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     inbox.port = controller.port
     yield inbox
     controller.stop()
+    mail_log.setLevel(level)
 
 
 @pytest.fixture
@@ -129,7 +136,7 @@ def test_the_scheduled_run_continues_from_the_watermark(grader_wired, client, wo
     assert first["result_summary"]["watermark"] == f"{today}T00:00:00+00:00"
     assert first["result_summary"]["reports"] == 1
 
-    second = wait_status(client, start(client, "grader"), FINAL, timeout=60)
+    second = wait_status(client, start(client, "grader"), FINAL, timeout=120)
     assert second["status"] == "completed", second
     assert (second["result_summary"]["windows"], second["result_summary"]["received"]) == (0, 0)
     assert second["result_summary"]["reports"] == 1  # yesterday's report still goes out
@@ -160,7 +167,12 @@ def test_an_api_that_keeps_failing_fails_the_task(grader_wired, client, worker, 
     grader_wired.config["GRADER_WINDOW_ATTEMPTS"] = 2
     worker(threads=1)
     sandbox_mode(sandbox.url, **mode)
-    task = wait_status(client, start(client, "grader", target_date=DAY.isoformat()), FINAL, timeout=120)
+    task_id = start(client, "grader", target_date=DAY.isoformat())
+    try:
+        task = wait_status(client, task_id, FINAL, timeout=120)
+    except AssertionError:  # say where it stood (seen once on a machine at load 9, not reproduced)
+        print("task never finished:", client.get(f"{API}/task/{task_id}").json, logs(client, task_id))
+        raise
     assert task["status"] == "failed", task
     assert error in task["error"], task["error"]
     failures = [line for line in logs(client, task["id"]) if line["level"] == "ERROR" and "failed (" in line["message"]]
