@@ -6,19 +6,23 @@ from datetime import date, timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from services.grader import reports
 from services.grader.models import db
 from services.grader.stats import daily_stats
 from shared.timeutil import utcnow
 
+DAY = click.DateTime(formats=["%Y-%m-%d"])
 
-def _day(value: str | None) -> date:
-    return date.fromisoformat(value) if value else utcnow().date() - timedelta(days=1)
+
+def _day(value) -> date:
+    return value.date() if value else utcnow().date() - timedelta(days=1)
 
 
 @click.command("report")
-@click.option("--date", "day", default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+@click.option("--date", "day", type=DAY, default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+@with_appcontext
 def report(day):
     """Compute a day's figures and publish them to Google Sheets and e-mail."""
     published = reports.publish_daily_report(current_app.config, _day(day))
@@ -29,7 +33,8 @@ def report(day):
 
 
 @click.command("stats")
-@click.option("--date", "day", default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+@click.option("--date", "day", type=DAY, default=None, help="UTC day YYYY-MM-DD; default yesterday.")
+@with_appcontext
 def stats(day):
     """Print a day's figures as JSON."""
     click.echo(json.dumps(daily_stats(_day(day)), indent=2))

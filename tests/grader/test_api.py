@@ -139,3 +139,16 @@ def test_stats_range_gives_one_row_per_day(client, make_app):
     short = make_app(GRADER_STATS_MAX_DAYS=2).test_client()
     response = short.get("/stats/daily", query_string={"start": "2024-03-01", "end": "2024-03-05"})
     assert response.status_code == 400 and "at most 2 days" in response.json["message"]
+
+
+def test_cli_stats_and_report(app, client):
+    post_batch(client, DAY)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stats", "--date", "2024-03-01"])
+    assert result.exit_code == 0 and json.loads(result.output)["attempts"] == 5
+    result = runner.invoke(args=["report", "--date", "2024-03-01"])
+    assert result.exit_code == 0
+    assert "report 2024-03-01: 5 attempts; sheets skipped" in result.output
+    assert client.get("/reports").json["count"] == 1
+    bad = runner.invoke(args=["stats", "--date", "yesterday"])
+    assert bad.exit_code == 2 and "YYYY" not in bad.output and "yesterday" in bad.output
