@@ -13,9 +13,9 @@ def create_app(config=None) -> Flask:
     from services.collector.cli import collector_cli
     from services.collector.config import Config
     from services.collector.dashboard import dashboard
-    from services.collector.sample_view import sample_view
     from services.collector.models import db, migrate
     from services.collector.runtime import init_runtime
+    from services.collector.sample_view import sample_view
     from shared.app import build_service_app
 
     app, _ = build_service_app(__name__, config, Config, db, migrate,

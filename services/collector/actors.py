@@ -46,6 +46,8 @@ def declare_actors(broker, config) -> CollectorActors:
         max_retries=config["COLLECTOR_CALLBACK_RETRIES"], min_backoff=config["COLLECTOR_CALLBACK_BACKOFF_MS"],
         max_backoff=config["COLLECTOR_CALLBACK_BACKOFF_MS"] * 4, time_limit=120_000,
     )
-    from services.collector.item_dumps import declare_dump_actor  # the collected items' dump job
+    from services.collector.item_dumps import (
+        declare_dump_actor,  # the collected items' dump job
+    )
     declare_dump_actor(broker, queues[0])
     return CollectorActors(run_task=run_task, send_callback=send_callback)
