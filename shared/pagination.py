@@ -15,11 +15,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # far past any real list; keeps OFFSET within every backend's integer range
 DEFAULT_PER_PAGE = 20
 
 
 class PaginationQueryArgsSchema(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1),
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE),
                              metadata={"description": "1-based page number"})
     per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
                                  metadata={"description": f"Items per page (at most {MAX_PER_PAGE})"})

@@ -98,6 +98,7 @@ def test_empty_list_is_a_page_not_an_error(client):
 
 @pytest.mark.parametrize("query, status, field", [
     ("page=0", 422, "page"),
+    ("page=99999999999999999999", 422, "page"),
     ("per_page=101", 422, "per_page"),
     ("per_page=abc", 422, "per_page"),
     ("min_subjects=many", 422, "min_subjects"),
