@@ -39,6 +39,7 @@ class DailyFileHandler(logging.Handler):
         self._pattern = re.compile(rf"^{re.escape(service)}-(\d{{4}}-\d{{2}}-\d{{2}})\.log$")
         self._day: date | None = None
         self._stream = None
+        self._closed = False
         self._switch_lock = threading.Lock()
 
     def path_for(self, day: date) -> Path:
@@ -49,6 +50,8 @@ class DailyFileHandler(logging.Handler):
             day = datetime.fromtimestamp(record.created, timezone.utc).date()
             line = self.format(record) + "\n"
             with self._switch_lock:
+                if self._closed:  # a late line from a background thread after shutdown
+                    return
                 if day != self._day:
                     self._open(day)
                 self._stream.write(line)
@@ -77,6 +80,7 @@ class DailyFileHandler(logging.Handler):
 
     def close(self) -> None:
         with self._switch_lock:
+            self._closed = True
             if self._stream is not None:
                 self._stream.close()
                 self._stream = None

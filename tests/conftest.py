@@ -10,7 +10,7 @@ import pytest
 os.environ["ENV_FILE"] = os.devnull
 
 from shared.redis_local import redis_answers, start_bundled_redis  # noqa: E402
-from tests.support.databases import BACKENDS, fresh_postgres_schema  # noqa: E402
+from tests.support.databases import BACKENDS, drop_postgres_schema, fresh_postgres_schema  # noqa: E402
 from tests.support.processes import LiveProcess, free_port  # noqa: E402
 
 SERVICE_TOKEN = "test-service-token"
@@ -23,14 +23,22 @@ def db_backend(request) -> str:
 
 @pytest.fixture
 def database_url_for(db_backend, tmp_path, worker_id):
-    """`database_url_for("trials")`: a fresh, empty database for that service in this test."""
+    """`database_url_for("trials")`: a fresh, empty database for that service in this test.
+
+    On PostgreSQL a schema named after the service, the xdist worker and this process,
+    so two test sessions on one server never drop each other's schemas; dropped afterwards.
+    """
+    schemas = []
 
     def make(name: str) -> str:
         if db_backend == "sqlite":
             return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
-        return fresh_postgres_schema(f"test_{name}_{worker_id}")
+        schemas.append(f"test_{name}_{worker_id}_{os.getpid()}")
+        return fresh_postgres_schema(schemas[-1])
 
-    return make
+    yield make
+    for schema in schemas:
+        drop_postgres_schema(schema)
 
 
 @pytest.fixture(scope="session")

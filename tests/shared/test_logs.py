@@ -72,3 +72,10 @@ def test_configure_logging_replaces_its_own_handlers_only(tmp_path):
         for handler in [h for h in root.handlers if getattr(h, "_shared_logs", False)]:
             root.removeHandler(handler)
             handler.close()
+
+
+def test_a_line_after_close_does_not_reopen_the_file(tmp_path):
+    logger, handler = make_logger(tmp_path)
+    handler.close()
+    logger.info("late line from a background thread")
+    assert list(tmp_path.iterdir()) == []

@@ -16,11 +16,19 @@ def postgres_base_url() -> str:
     return normalise_database_url(os.environ["TEST_DATABASE_URL"])
 
 
+def _admin_conninfo() -> str:
+    return make_url(postgres_base_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def drop_postgres_schema(schema: str) -> None:
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def fresh_postgres_schema(schema: str) -> str:
     """Drop and recreate `schema`; return a URL whose connections use it as search_path."""
     base = make_url(postgres_base_url())
-    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)

@@ -8,7 +8,10 @@ from tests.trials.conftest import AUTH, trial
 @pytest.fixture
 def cached(app):
     """A second app on the same database with the cache on (as under gunicorn)."""
-    return create_app({**app.config, "TRIALS_CACHE_SECONDS": 60}).test_client()
+    second = create_app({**app.config, "TRIALS_CACHE_SECONDS": 60})
+    yield second.test_client()
+    with second.app_context():
+        second.extensions["sqlalchemy"].engine.dispose()
 
 
 def test_cached_answers_equal_uncached_ones(client, cached, put_batch):
