@@ -7,7 +7,6 @@ import os
 import uuid
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from sqlalchemy import (
     Column,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
-from tests.support.databases import fresh_postgres_schema, postgres_base_url
+from tests.support.databases import drop_postgres_schema, fresh_postgres_schema
 
 API = "/api/v1/async-collection"
 OUTPUT_COLUMNS = ("id", "labels", "matched_terms", "labeled_at")
@@ -67,12 +66,6 @@ def user_db(request, sqlite_dir):
     engine.dispose()
     if cleanup:
         cleanup()
-
-
-def drop_postgres_schema(name: str) -> None:
-    with psycopg.connect(make_url(postgres_base_url()).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def mysql_server() -> Engine:
