@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import machine
@@ -27,7 +27,7 @@ def render(rows: list[dict], host: str, failures: list[str]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {host}, by `make bench`.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {host}, by `make bench`.",
         "",
         "| figure | ours | baseline or ceiling | ratio | goal |",
         "|---|---|---|---|---|",

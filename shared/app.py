@@ -1,8 +1,8 @@
 """The part of every service's `create_app` that is the same everywhere."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from flask import Flask
 from flask_migrate import Migrate

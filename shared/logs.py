@@ -9,7 +9,7 @@ import logging
 import re
 import sys
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from shared.redact import redact_text
@@ -47,7 +47,7 @@ class DailyFileHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            day = datetime.fromtimestamp(record.created, timezone.utc).date()
+            day = datetime.fromtimestamp(record.created, UTC).date()
             line = self.format(record) + "\n"
             with self._switch_lock:
                 if self._closed:  # a late line from a background thread after shutdown

@@ -9,9 +9,13 @@ import pytest
 # The suite never reads the developer's .env: every setting a test needs is passed explicitly.
 os.environ["ENV_FILE"] = os.devnull
 
-from shared.redis_local import redis_answers, start_bundled_redis  # noqa: E402
-from tests.support.databases import BACKENDS, drop_postgres_schema, fresh_postgres_schema  # noqa: E402
-from tests.support.processes import LiveProcess, free_port  # noqa: E402
+from shared.redis_local import redis_answers, start_bundled_redis
+from tests.support.databases import (
+    BACKENDS,
+    drop_postgres_schema,
+    fresh_postgres_schema,
+)
+from tests.support.processes import LiveProcess, free_port
 
 SERVICE_TOKEN = "test-service-token"
 

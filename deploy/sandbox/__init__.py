@@ -12,8 +12,7 @@ from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from deploy.sandbox import grader, odcloud
-    from deploy.sandbox import babitalk, gangnamunni, naver
+    from deploy.sandbox import babitalk, gangnamunni, grader, naver, odcloud
 
     app = Flask(__name__)
     app.config.update(

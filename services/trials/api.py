@@ -24,7 +24,7 @@ from services.trials.schemas import (
 )
 from shared.api import ErrorSchema
 from shared.auth import service_token_required
-from shared.pagination import PaginationQueryArgsSchema, paginate, page_schema
+from shared.pagination import PaginationQueryArgsSchema, page_schema, paginate
 
 blp = Blueprint("trials", __name__, description="Clinical trials: lookup, recent changes, search, history, loading")
 
@@ -136,10 +136,9 @@ class TrialBatch(MethodView):
         if len(body["records"]) > limit:
             abort(413, message=f"A batch holds at most {limit} records; this one has {len(body['records'])}.")
         try:
-            result = trials.upsert_records(body["records"], body.get("snapshot_id"))
+            result = trials.store_batch(body["records"], body.get("snapshot_id"))
         except trials.SnapshotError as exc:
             abort(exc.status, message=str(exc))
-        db.session.commit()
         current_app.extensions["trials_cache"].clear()
         return result.as_dict()
 

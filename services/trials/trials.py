@@ -6,11 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
 
-from sqlalchemy import ARRAY, Select, String, and_, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
 from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
 from services.trials.records import RecordError, normalise_record, record_id
@@ -161,6 +174,22 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
     return result
 
 
+def store_batch(records: list, snapshot_id: str | None = None) -> BatchResult:
+    """`upsert_records` and commit. When a concurrent load inserted one of the same new
+    trials (or opened the same snapshot) first, the insert fails on the primary key: the
+    batch is then redone once, and now sees those rows as existing."""
+    for attempt in (1, 2):
+        try:
+            result = upsert_records(records, snapshot_id)
+            db.session.commit()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 0.5,
                       now: datetime | None = None) -> Snapshot:
     """Withdraw every active trial the snapshot did not hold. Completing twice is harmless."""
@@ -249,8 +278,7 @@ def load_snapshot(pages: Iterable[list[dict]], snapshot_id: str, force: bool = F
     """Upsert every page as one snapshot (a commit per page), then complete it."""
     total = BatchResult(snapshot_id=snapshot_id)
     for records in pages:
-        result = upsert_records(records, snapshot_id)
-        db.session.commit()
+        result = store_batch(records, snapshot_id)
         for name in ("received", "created", "updated", "unchanged", "restored"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
         total.rejected.extend(result.rejected)

@@ -1,6 +1,6 @@
 """Log files are named <service>-YYYY-MM-DD.log and only the last 3 days are kept."""
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import time_machine
 
@@ -24,12 +24,12 @@ def test_file_per_utc_day_and_three_day_retention(tmp_path):
     (tmp_path / "grader-notes.txt").write_text("not a log file\n")
     logger, handler = make_logger(tmp_path)
     try:
-        with time_machine.travel(datetime(2026, 1, 4, 23, 59, tzinfo=timezone.utc), tick=False):
+        with time_machine.travel(datetime(2026, 1, 4, 23, 59, tzinfo=UTC), tick=False):
             logger.info("run started")
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "grader-2026-01-02.log", "grader-2026-01-03.log", "grader-2026-01-04.log",
             "grader-notes.txt", "trials-2026-01-01.log"]
-        with time_machine.travel(datetime(2026, 1, 5, 0, 0, 1, tzinfo=timezone.utc), tick=False):
+        with time_machine.travel(datetime(2026, 1, 5, 0, 0, 1, tzinfo=UTC), tick=False):
             logger.info("next day")
         assert sorted(p.name for p in tmp_path.glob("grader-*.log")) == [
             "grader-2026-01-03.log", "grader-2026-01-04.log", "grader-2026-01-05.log"]
@@ -43,7 +43,7 @@ def test_file_per_utc_day_and_three_day_retention(tmp_path):
 def test_secrets_are_masked_in_log_lines(tmp_path):
     logger, handler = make_logger(tmp_path)
     try:
-        with time_machine.travel(datetime(2026, 1, 4, tzinfo=timezone.utc), tick=False):
+        with time_machine.travel(datetime(2026, 1, 4, tzinfo=UTC), tick=False):
             logger.info("connecting to postgresql://app:s3cr3t@db:5432/grader")
             logger.info("GET /api/statistics?client=sf&client_key=abc123&start=x")
             logger.info("header Authorization: Bearer tok-987")

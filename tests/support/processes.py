@@ -32,7 +32,7 @@ class LiveProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "LiveProcess":
+    def start(self, timeout: float = 30.0) -> LiveProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.args, env=self.env, cwd=REPO_ROOT, stdout=self._log,

@@ -1,11 +1,11 @@
 """Upserts, change tracking, snapshots and withdrawal."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 
 from tests.trials.conftest import trial
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def test_first_load_creates_and_maps_korean_keys(client, put_batch):

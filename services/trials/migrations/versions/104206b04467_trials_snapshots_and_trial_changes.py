@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-22 19:44:51.720207
 
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 # revision identifiers, used by Alembic.
 revision = '104206b04467'
