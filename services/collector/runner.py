@@ -189,7 +189,8 @@ def _execute(task: Task, worker: str) -> None:
     try:
         summary = ctx.source.run(ctx, params) or {}
         if ctx.cancel_requested():
-            status = CANCELLED
+            # The work is done (and delivered): saying "cancelled" now would be untrue.
+            ctx.log("A cancel arrived after the work had finished; the task completed")
     except TaskCancelled:
         status = CANCELLED
     except TaskLost:
