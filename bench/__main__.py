@@ -14,6 +14,9 @@ from bench.common import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
+README = HERE.parent / "README.md"
+# The README's performance section is this file's table, copied between these markers.
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def modules(selected: list[str]) -> list[str]:
@@ -38,6 +41,31 @@ def render(rows: list[dict], host: str, failures: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| figure")]
+
+
+def merge(previous: str, current: str) -> str:
+    """A partial run (`python -m bench trials`) replaces its own rows and keeps the others."""
+    rows = _rows(current)
+    figures = {row.split(" | ")[0] for row in rows}
+    kept = [row for row in _rows(previous) if row.split(" | ")[0] not in figures]
+    lines = current.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| figure"))
+    tail = lines[header + 2 + len(rows):]
+    return "\n".join(lines[:header + 2] + kept + rows + tail).rstrip() + "\n"
+
+
+def update_readme(results: str) -> None:
+    text = README.read_text()
+    if START not in text or END not in text:
+        return
+    body = results.split("\n", 2)[2].strip()  # without the title
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    README.write_text(f"{before}{START}\n{body}\n{END}{after}")
+
+
 def main(selected: list[str]) -> int:
     host = machine()
     print(f"machine: {host}")
@@ -50,8 +78,12 @@ def main(selected: list[str]) -> int:
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
             print(f"{name} failed: {exc}", file=sys.stderr)
         print(f"{name}: {time.monotonic() - started:.0f} s")
-    RESULTS.write_text(render(rows, host, failures))
-    print(f"wrote {RESULTS}")
+    results = render(rows, host, failures)
+    if selected and RESULTS.exists():
+        results = merge(RESULTS.read_text(), results)
+    RESULTS.write_text(results)
+    update_readme(results)
+    print(f"wrote {RESULTS} and the README's performance section")
     return 1 if failures else 0
 
 
