@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: up down logs test bench fuzz lint clean demo-sync
+.PHONY: up down logs test bench fuzz openapi lint clean demo-sync
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ demo-sync: $(STAMP)  ## after make up: an order made and changed on orders B arr
 
 fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack, FUZZ_SECONDS each (default 600)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} $(BIN)/python -m pytest tests/e2e/test_zz_fuzz_openapi.py -n 0
+
+openapi: $(STAMP)  ## rewrite docs/openapi/<service>.json (CI fails when they are stale)
+	$(BIN)/python -m deploy.openapi
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services deploy tests bench
