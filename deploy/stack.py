@@ -115,8 +115,11 @@ def process_env(env: Environment) -> dict:
     return merged
 
 
-def run(args: list[str], env: dict) -> None:
-    result = subprocess.run(args, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+def run(args: list[str], env: dict, timeout: float = 300) -> None:
+    try:
+        result = subprocess.run(args, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"no answer in {timeout:.0f} s: {' '.join(args)}\n{exc.stdout or ''}") from None
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"failed: {' '.join(args)}")

@@ -88,7 +88,7 @@ class SummarySchema(ma.Schema):
 
 
 class CleanupQueryArgsSchema(ma.Schema):
-    max_age_hours = fields.Float(load_default=24.0, validate=ma.validate.Range(min=0))
+    max_age_hours = fields.Float(load_default=24.0, validate=ma.validate.Range(min=0, max=24 * 365 * 100))
 
 
 class CleanupSchema(ma.Schema):

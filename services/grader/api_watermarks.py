@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from services.grader import watermarks
 from services.grader.models import db
-from services.grader.schemas import WatermarkSchema
+from services.grader.schemas import WatermarkSchema, WatermarkUpdateSchema
 from shared.auth import service_token_required
 
 blp = Blueprint("watermarks", __name__, description="Pull watermarks of the collector's grader source")
@@ -22,7 +22,7 @@ class WatermarkByName(MethodView):
         return watermarks.get_watermark(name)
 
     @service_token_required
-    @blp.arguments(WatermarkSchema)
+    @blp.arguments(WatermarkUpdateSchema)
     @blp.response(200, WatermarkSchema)
     def put(self, body, name):
         """Advance a watermark; an older position leaves it where it is"""

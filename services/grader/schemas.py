@@ -120,6 +120,11 @@ class ReportQueryArgsSchema(PaginationQueryArgsSchema):
 
 class WatermarkSchema(ma.Schema):
     name = fields.String(dump_only=True, metadata={"example": "grader-statistics"})
-    position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC, metadata={
+    position = fields.AwareDateTime(allow_none=True, metadata={
         "description": "Everything before this instant is loaded; null when no pull has run yet"})
     updated_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+
+
+class WatermarkUpdateSchema(ma.Schema):
+    position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC, metadata={
+        "description": "Everything before this instant is loaded (a watermark only moves forward)"})

@@ -11,9 +11,6 @@ import pytest
 
 from tests.support.processes import REPO_ROOT, free_port
 
-# Every e2e test runs on the same xdist worker, against one stack.
-pytestmark = pytest.mark.xdist_group("e2e")
-
 
 @dataclass
 class Stack:
@@ -42,6 +39,7 @@ def stack(tmp_path_factory, redis_server_url):
     var = tmp_path_factory.mktemp("stack-var")
     ports = {service.name: free_port() for service in SERVICES}
     env = {**os.environ, "ENV_FILE": os.devnull, "VAR_DIR": str(var), "REDIS_URL": f"{redis_server_url}/15",
+           "COLLECTOR_NAMESPACE": f"e2e-{os.getpid()}",
            **{service.port_key: str(ports[service.name]) for service in SERVICES}}
     env.pop("SERVICE_TOKEN", None)
     started = _stack("up", env, timeout=300)

@@ -2,8 +2,6 @@
 import pytest
 import requests
 
-pytestmark = pytest.mark.xdist_group("e2e")
-
 
 def test_up_prints_one_line_per_service_with_its_url(stack):
     for name, url in stack.urls.items():

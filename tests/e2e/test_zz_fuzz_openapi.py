@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("e2e")
-
 CHECKS = ",".join([
     "not_a_server_error",
     "status_code_conformance",
