@@ -1,6 +1,7 @@
 """The whole stack, started exactly as `make up` starts it, on free ports with fresh data."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -32,14 +33,49 @@ def _stack(command: str, env: dict, timeout: float) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=timeout)
 
 
+class Inbox:
+    """aiosmtpd handler keeping every message the report e-mail sends."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, redis_server_url):
+def outside(tmp_path_factory):
+    """What is outside our walls for the report: a local SMTP server and the Sheets v4 fake."""
+    from aiosmtpd.controller import Controller
+
+    from tests.grader.fake_google import FakeGoogle
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    credentials = tmp_path_factory.mktemp("google") / "service-account.json"
+    with FakeGoogle() as google:
+        google.service_account_file(credentials)
+        yield {"inbox": inbox, "google": google, "env": {
+            "GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": str(smtp.port), "GRADER_SMTP_SECURITY": "none",
+            "GRADER_REPORT_RECIPIENTS": "manager@example.edu", "GRADER_REPORT_FROM": "grader@example.edu",
+            "GRADER_SHEETS_CREDENTIALS_FILE": str(credentials),
+            "GRADER_SHEETS_SPREADSHEET_ID": google.spreadsheet.spreadsheet_id,
+            "GRADER_SHEETS_API_URL": google.url}}
+    smtp.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, redis_server_url, outside):
     from deploy.stack import SERVICES
 
     var = tmp_path_factory.mktemp("stack-var")
     ports = {service.name: free_port() for service in SERVICES}
     env = {**os.environ, "ENV_FILE": os.devnull, "VAR_DIR": str(var), "REDIS_URL": f"{redis_server_url}/15",
-           "COLLECTOR_NAMESPACE": f"e2e-{os.getpid()}",
+           "COLLECTOR_NAMESPACE": f"e2e-{os.getpid()}", "SANDBOX_GRADER_ATTEMPTS_PER_DAY": "2000",
+           **outside["env"],
            **{service.port_key: str(ports[service.name]) for service in SERVICES}}
     env.pop("SERVICE_TOKEN", None)
     started = _stack("up", env, timeout=300)
