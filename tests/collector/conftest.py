@@ -2,7 +2,6 @@
 and the trials service and the sandbox as real processes."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -14,6 +13,7 @@ from services.collector.models import db
 from services.collector.runtime import runtime
 from tests.conftest import SERVICE_TOKEN
 from tests.support.processes import flask_app, free_port
+from tests.support.waiting import wait_for
 
 FINAL = {"completed", "failed", "cancelled"}
 
@@ -106,18 +106,6 @@ def wired(app, sandbox, trials_service):
     """The app pointed at the sandbox's odcloud and the live trials service."""
     app.config.update(ODCLOUD_BASE_URL=sandbox.url + "/api", TRIALS_URL=trials_service.url)
     return app
-
-
-def wait_for(condition, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
-    """Poll `condition()` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def task_of(client, task_id: str) -> dict:

@@ -1,22 +1,10 @@
 """The users' journeys across the whole stack, over HTTP."""
-import time
-
 import requests
+
+from tests.support.waiting import wait_for
 
 COLLECTOR = "/api/v1/async-collection"
 FINAL = {"completed", "failed", "cancelled"}
-
-
-def wait_for(condition, timeout=120.0, every=0.2):
-    """Poll `condition` until it returns something truthy; fail with the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s (last value {value!r})")
-        time.sleep(every)
 
 
 def finished_task(collector: str, task_id: str) -> dict:
@@ -24,7 +12,7 @@ def finished_task(collector: str, task_id: str) -> dict:
         task = requests.get(f"{collector}{COLLECTOR}/task/{task_id}", timeout=10).json()
         return task if task["status"] in FINAL else None
 
-    return wait_for(final)
+    return wait_for(final, timeout=120, interval=0.2, what=f"task {task_id} to end")
 
 
 def start(collector: str, source: str, body: dict) -> str:

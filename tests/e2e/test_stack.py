@@ -1,5 +1,4 @@
 """`make up` as a user meets it: every service answers, documents itself, and stops cleanly."""
-import pytest
 import requests
 
 

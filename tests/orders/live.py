@@ -1,7 +1,6 @@
 """Both instances and the integration as real processes, with the fault proxy in between."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import requests
@@ -11,6 +10,7 @@ from tests.conftest import SERVICE_TOKEN
 from tests.orders.conftest import AUTH, dispose, order_body, orders_config
 from tests.orders.fault_proxy import FaultProxy
 from tests.support.processes import flask_app, free_port, python_module
+from tests.support.waiting import wait_for
 
 ADMIN_PASSWORD = "e2e-admin-password"
 CONTENT_KEYS = ("number", "customer_name", "customer_email", "items", "currency", "status", "note", "deleted",
@@ -18,14 +18,7 @@ CONTENT_KEYS = ("number", "customer_name", "customer_email", "items", "currency"
 
 
 def eventually(check, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} not reached in {timeout}s")
-        time.sleep(interval)
+    return wait_for(check, timeout, interval, what=message)
 
 
 def migrate(database_url: str, tmp_path) -> None:
