@@ -28,7 +28,7 @@ blp = Blueprint("collector", __name__, url_prefix="/api/v1/async-collection",
                 description="Collection tasks: start, watch, cancel, logs")
 
 
-def _task_or_404(task_id: str):
+def task_or_404(task_id: str):
     task = tasks.get_task(task_id)
     if task is None:
         abort(404, message=f"Task {task_id} not found.")
@@ -74,7 +74,7 @@ class TaskById(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id")
     def get(self, task_id):
         """A task's status, progress, latest log lines and statistics"""
-        return tasks.with_recent_logs(_task_or_404(task_id))
+        return tasks.with_recent_logs(task_or_404(task_id))
 
     @blp.response(200, TaskCancelledSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id")
@@ -97,7 +97,7 @@ class TaskLogs(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id")
     def get(self, args, task_id):
         """Every log line of a task, oldest first"""
-        _task_or_404(task_id)
+        task_or_404(task_id)
         return paginate(db.session, tasks.logs_query(task_id), args["page"], args["per_page"])
 
 

@@ -8,7 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import fields
 
-from services.collector import item_dumps, items, tasks
+from services.collector import item_dumps, items
+from services.collector.api import task_or_404
 from services.collector.label_table import sample as label_table_sample
 from services.collector.runtime import runtime
 from services.collector.sealing import SealingUnavailable
@@ -70,13 +71,6 @@ class DumpSchema(ma.Schema):
     completed_at = fields.AwareDateTime(allow_none=True)
 
 
-def _task_or_404(task_id: str):
-    task = tasks.get_task(task_id)
-    if task is None:
-        abort(404, message=f"Task {task_id} not found.")
-    return task
-
-
 @blp.route("/task/<string:task_id>/sample")
 class TaskSample(MethodView):
     @blp.arguments(SampleQueryArgsSchema, location="query")
@@ -85,7 +79,7 @@ class TaskSample(MethodView):
     @blp.alt_response(502, schema=ErrorSchema, description="label_table: the user's database cannot be read")
     def get(self, args, task_id):
         """A random sample of the items a task has collected so far (also while it runs)"""
-        task = _task_or_404(task_id)
+        task = task_or_404(task_id)
         if task.source == label_table_sample.SOURCE:  # its labeled rows are in the user's database
             return label_table_sample.sample_response(task, args["size"])
         return {"task_id": task.id, "status": task.status, "count": items.count_items(task.id),
@@ -100,7 +94,7 @@ class TaskExport(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id")
     def get(self, args, task_id):
         """Every item of a task as CSV or JSON Lines, streamed"""
-        task = _task_or_404(task_id)
+        task = task_or_404(task_id)
         kind = args["format"]
         lines = items.csv_lines if kind == "csv" else items.jsonl_lines
         response = Response(stream_with_context(lines(items.iter_items(task.id))), mimetype=EXPORT_TYPES[kind])
@@ -117,7 +111,7 @@ class TaskDump(MethodView):
     @blp.alt_response(503, schema=ErrorSchema, description="The queue (Redis) or the secret key is not available")
     def post(self, body, task_id):
         """Write a task's items into your own database (PostgreSQL, MySQL/MariaDB, SQLite) in the background"""
-        task = _task_or_404(task_id)
+        task = task_or_404(task_id)
         try:
             dump = item_dumps.start_dump(task.id, body["database_url"], body["table"], current_app.config)
         except item_dumps.DumpRefused as exc:
