@@ -36,7 +36,7 @@ bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk
 demo-sync: $(STAMP)  ## after make up: an order made and changed on orders B arrives on A (timed)
 	$(BIN)/python -m services.orders.demo
 
-fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack, FUZZ_SECONDS each (default 600)
+fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack for FUZZ_SECONDS in all (600)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} $(BIN)/python -m pytest tests/e2e/test_zz_fuzz_openapi.py -n 0
 
 openapi: $(STAMP)  ## rewrite docs/openapi/<service>.json (CI fails when they are stale)

@@ -1,7 +1,7 @@
 """Schemathesis against every running service's OpenAPI document.
 
 No 5xx, every response conforms to its documented schema, content type, headers and
-status codes. A bounded number of examples here; `make fuzz` runs it for FUZZ_SECONDS.
+status codes. A bounded number of examples in `make test`; `make fuzz` runs for FUZZ_SECONDS in all (600).
 (The file name sorts last on purpose: the fuzzer writes random data, and the journeys in
 the other e2e files run first on the same stack.)
 """
@@ -20,6 +20,7 @@ CHECKS = ",".join([
     "response_schema_conformance",
 ])
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
+# `make fuzz`: the whole run's budget in seconds, shared equally by the services.
 FUZZ_SECONDS = os.environ.get("FUZZ_SECONDS")
 
 
@@ -36,7 +37,8 @@ def test_openapi_fuzzing_finds_no_failure(stack, service, tmp_path):
             "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--workers", "2",
             "-H", f"Authorization: Bearer {stack.service_token}", "--no-color",
             "--seed", os.environ.get("FUZZ_SEED", "20261122")]
-    args += ["--max-time", FUZZ_SECONDS] if FUZZ_SECONDS else ["--max-examples", MAX_EXAMPLES]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=int(FUZZ_SECONDS or 0) + 600,
+    budget = int(FUZZ_SECONDS) // len(fuzzed_services()) if FUZZ_SECONDS else 0
+    args += ["--max-time", str(max(budget, 1))] if FUZZ_SECONDS else ["--max-examples", MAX_EXAMPLES]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=budget + 600,
                             env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
