@@ -68,13 +68,11 @@ def redis_server_url(tmp_path_factory, worker_id):
 
 @pytest.fixture
 def redis_url(redis_server_url, worker_id):
-    """A Redis database of its own for this xdist worker, emptied before the test."""
-    import redis
-
+    """A Redis database for this xdist worker. It is shared with any other test session
+    on the same server, so it is never flushed: tests keep their keys under a namespace
+    of their own (see tests/collector/conftest.py) and delete them afterwards."""
     index = 1 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
-    url = f"{redis_server_url}/{index}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return f"{redis_server_url}/{index}"
 
 
 @pytest.fixture

@@ -19,8 +19,17 @@ FINAL = {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture
-def namespace() -> str:
-    return f"collector-test-{uuid.uuid4().hex[:10]}"
+def namespace(redis_url):
+    """This test's own Redis key prefix (queues, leases, cancel flags), removed afterwards."""
+    import redis
+
+    name = f"collector-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{name}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture
