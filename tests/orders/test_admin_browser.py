@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.orders.browser import chromium
 from tests.orders.live import ADMIN_PASSWORD, eventually, start_stack
@@ -32,7 +33,10 @@ def log_in(browser, base: str, password: str = ADMIN_PASSWORD) -> None:
     browser.get(f"{base}/admin/")
     browser.find_element(By.ID, "username").send_keys("admin")
     browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login").click()
+    button = browser.find_element(By.ID, "login")
+    button.click()
+    # The click returns before the next page loads: wait until the login page is replaced.
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
 
 
 def fill(browser, field: str, value: str) -> None:
