@@ -34,7 +34,10 @@ def fuzzed_services():
 def test_openapi_fuzzing_finds_no_failure(stack, service, tmp_path):
     url = stack.url(service)
     args = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
-            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--workers", "2",
+            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
+            # One worker: CPython 3.11's ast module is not safe across threads, and schemathesis
+            # compiles schemas with it (seen as "AST constructor recursion depth mismatch").
+            "--workers", "1",
             "-H", f"Authorization: Bearer {stack.service_token}", "--no-color",
             "--seed", os.environ.get("FUZZ_SEED", "20261122")]
     budget = int(FUZZ_SECONDS) // len(fuzzed_services()) if FUZZ_SECONDS else 0
