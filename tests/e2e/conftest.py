@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import REPO_ROOT, free_port
+from tests.support.smtp import Inbox
 
 
 @dataclass
@@ -31,17 +32,6 @@ class Stack:
 def _stack(command: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "deploy.stack", command], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout)
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message the report e-mail sends."""
-
-    def __init__(self):
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture(scope="session")

@@ -13,19 +13,9 @@ from tests.grader.conftest import AUTH
 from tests.grader.fake_google import FakeGoogle
 from tests.grader.test_api import DAY, post_batch
 from tests.support.processes import free_port
+from tests.support.smtp import Inbox
 
 SMTP_PASSWORD = "smtp-secret-value"
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture(autouse=True)
