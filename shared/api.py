@@ -8,15 +8,65 @@ unexpected (500, logged with its traceback, never echoed to the client).
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 import flask_smorest
-from flask_smorest.error_handler import ErrorSchema  # noqa: F401  (re-exported for alt_response)
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import etag as fs_etag
+from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import Conflict, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import Conflict, InternalServerError, ServiceUnavailable, default_exceptions
 
 log = logging.getLogger(__name__)
 
 SERVICE_TOKEN_SCHEME = "serviceToken"
+# What the handlers below answer; views that document these errors show the same words.
+CONFLICT_MESSAGE = "The request conflicts with stored data (a unique or foreign key constraint)."
+DATABASE_DOWN_MESSAGE = "The database is not available; try again."
+UNEXPECTED_MESSAGE = "An unexpected error occurred; it has been logged."
+
+
+def error_example(status: int, message: str | None = None, **extra) -> dict:
+    """An error body exactly as the handlers below send it, for the OpenAPI examples."""
+    if message is None:  # what handle_http_exception fills in: werkzeug's description of the status
+        known = default_exceptions.get(status)
+        message = known.description if known else HTTPStatus(status).description
+    return {"code": status, "status": HTTPStatus(status).phrase, "message": message, **extra}
+
+
+def error_response(status: int, description: str, message: str | None = None) -> dict:
+    """An OpenAPI response object for an error in the house shape, with a worked example."""
+    return {"description": description,
+            "content": {"application/json": {"schema": ErrorSchema, "example": error_example(status, message)}}}
+
+
+def path_parameter(name: str, description: str, example) -> dict:
+    """Documentation for a URL converter's parameter, for `Blueprint.route(..., parameters=[...])`."""
+    return {"in": "path", "name": name, "description": description, "example": example}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    def error(self, status: int, description: str, message: str | None = None):
+        """Document an error this view answers: `description` in the docs, `message` as the example's text."""
+        return self.alt_response(status, schema=ErrorSchema, description=description,
+                                 example=error_example(status, message or description))
+
+
+class ReadableJSONProvider(DefaultJSONProvider):
+    """JSON as UTF-8 text, so Korean stays readable in responses.
+
+    One exception: a lone surrogate (a client's `"\\ud800"`, echoed back in a 422) has no
+    UTF-8 form, so that one response is sent with `\\u` escapes instead of failing with a 500.
+    """
+
+    ensure_ascii = False
+
+    def response(self, *args, **kwargs):
+        try:
+            return super().response(*args, **kwargs)
+        except UnicodeEncodeError:
+            body = self.dumps(self._prepare_response_obj(args, kwargs), ensure_ascii=True)
+            return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
 
 
 class Api(flask_smorest.Api):
@@ -30,6 +80,29 @@ class Api(flask_smorest.Api):
         error.data = {**data, "headers": {**own, **(data.get("headers") or {})}}
         return super().handle_http_exception(error)
 
+    def _register_responses(self):
+        """flask-smorest's shared error responses, each with an example body."""
+        for status in HTTPStatus:
+            if status < 400:  # e.g. NOT_MODIFIED for @blp.etag: no body
+                self.spec.components.response(status.name, {"description": status.phrase}, lazy=True)
+            elif status != HTTPStatus.UNPROCESSABLE_ENTITY:
+                self.spec.components.response(status.name, error_response(status, status.phrase), lazy=True)
+        invalid = error_example(422, errors={"query": {"page": ["Not a valid integer."]}})
+        self.spec.components.response(
+            "UNPROCESSABLE_ENTITY",
+            {"description": "A parameter or the body did not validate; `errors` names each field",
+             "content": {"application/json": {"schema": ErrorSchema, "example": invalid}}},
+            lazy=True)
+        unexpected = error_response(500, "Any other error, in the same shape", UNEXPECTED_MESSAGE)
+        self.spec.components.response("DEFAULT_ERROR", unexpected, lazy=True)
+
+    def _register_etag_headers(self):
+        """flask-smorest's ETag parameters, with an example tag."""
+        example = '"6f1ed002ab5595859014ebf0951522d9"'
+        for name, header in (("IF_NONE_MATCH", fs_etag.IF_NONE_MATCH_HEADER), ("IF_MATCH", fs_etag.IF_MATCH_HEADER)):
+            self.spec.components.parameter(name, "header", {**header, "example": example}, lazy=True)
+        self.spec.components.header("ETAG", {**fs_etag.ETAG_HEADER, "example": example}, lazy=True)
+
     def _register_error_handlers(self):
         super()._register_error_handlers()
         self._app.register_error_handler(IntegrityError, self._handle_integrity_error)
@@ -39,22 +112,23 @@ class Api(flask_smorest.Api):
     def _handle_integrity_error(self, error):
         log.warning("integrity error: %s", error.orig)
         return self.handle_http_exception(
-            Conflict("The request conflicts with stored data (a unique or foreign key constraint).")
+            Conflict(CONFLICT_MESSAGE)
         )
 
     def _handle_database_down(self, error):
         log.error("database error: %s", error.orig)
-        return self.handle_http_exception(ServiceUnavailable("The database is not available; try again."))
+        return self.handle_http_exception(ServiceUnavailable(DATABASE_DOWN_MESSAGE))
 
     def _handle_unexpected(self, error):
         log.exception("unhandled error")
-        return self.handle_http_exception(InternalServerError("An unexpected error occurred; it has been logged."))
+        return self.handle_http_exception(InternalServerError(UNEXPECTED_MESSAGE))
 
 
 def create_api(app) -> Api:
     api = Api(app)
     api.spec.components.security_scheme(
         SERVICE_TOKEN_SCHEME,
-        {"type": "http", "scheme": "bearer", "description": "Writes between services: `Authorization: Bearer $SERVICE_TOKEN`."},
+        {"type": "http", "scheme": "bearer",
+         "description": "Writes between services: `Authorization: Bearer $SERVICE_TOKEN`."},
     )
     return api

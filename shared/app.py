@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from flask_sqlalchemy import SQLAlchemy
 
 from shared import health
-from shared.api import Api, create_api
+from shared.api import Api, ReadableJSONProvider, create_api
 from shared.db import init_db
 from shared.logs import configure_logging
 
@@ -34,7 +34,7 @@ def build_service_app(
     blueprints: Iterable[Blueprint],
 ) -> tuple[Flask, Api]:
     app = Flask(import_name)
-    app.json.ensure_ascii = False  # Korean text stays readable in responses
+    app.json = ReadableJSONProvider(app)
     load_config(app, config, config_class)
     configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
                       app.config["LOG_RETENTION_DAYS"])

@@ -21,9 +21,10 @@ DEFAULT_PER_PAGE = 20
 
 class PaginationQueryArgsSchema(ma.Schema):
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE),
-                             metadata={"description": "1-based page number"})
+                             metadata={"description": "1-based page number", "example": 1})
     per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
-                                 metadata={"description": f"Items per page (at most {MAX_PER_PAGE})"})
+                                 metadata={"description": f"Items per page (at most {MAX_PER_PAGE})",
+                                           "example": DEFAULT_PER_PAGE})
 
 
 @cache
@@ -32,11 +33,20 @@ def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     return ma.Schema.from_dict(
         {
-            "count": ma.fields.Integer(required=True, metadata={"description": "Items matching the query, all pages"}),
+            "count": ma.fields.Integer(required=True,
+                                       metadata={"description": "Items matching the query, all pages", "example": 1}),
             "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
         },
         name=name,
     )
+
+
+def past_the_end(page: int, last_page: int, count: int) -> str:
+    return f"Page {page} is past the last page ({last_page}) for {count} items."
+
+
+# Every paginated view answers this 404; its OpenAPI doc: `@blp.error(404, *PAGE_PAST_END)`.
+PAGE_PAST_END = ("The page is past the last page", past_the_end(3, 2, 37))
 
 
 @dataclass
@@ -70,7 +80,7 @@ def set_pagination_headers(page: int, per_page: int, count: int) -> None:
     """Reject a page past the end, and attach the paging headers to the response."""
     meta = pagination_metadata(page, per_page, count)
     if page > meta["last_page"]:
-        abort(404, message=f"Page {page} is past the last page ({meta['last_page']}) for {count} items.")
+        abort(404, message=past_the_end(page, meta["last_page"], count))
 
     @after_this_request
     def add_headers(response):

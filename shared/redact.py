@@ -17,9 +17,11 @@ SECRET_KEYS = re.compile(
 
 _PATTERNS = [
     # scheme://user:password@host  ->  scheme://user:***@host
-    (re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?=@)", re.IGNORECASE), r"\g<head>" + MASK),
+    (re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?=@)", re.IGNORECASE),
+     r"\g<head>" + MASK),
     # Authorization: Bearer x / Infuser x / Basic x
-    (re.compile(r"(?P<head>\b(?:Bearer|Infuser|Basic|Token)\s+)[A-Za-z0-9._~+/=%-]+", re.IGNORECASE), r"\g<head>" + MASK),
+    (re.compile(r"(?P<head>\b(?:Bearer|Infuser|Basic|Token)\s+)[A-Za-z0-9._~+/=%-]+", re.IGNORECASE),
+     r"\g<head>" + MASK),
     # key=value in query strings, cookies and headers
     (
         re.compile(

@@ -39,6 +39,7 @@ def test_retries_429_and_5xx_then_succeeds(flaky, code):
     response = HttpSession(retries=3, backoff=0).post(f"{url}/status/{code}/2", json={})
     assert response.status_code == 200
     assert response.json() == {"attempt": 3}
+    assert calls[f"/status/{code}/2"] == 3
 
 
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 409, 422])
