@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from shared.config import BaseConfig
 
 
@@ -5,7 +7,7 @@ class Config(BaseConfig):
     SERVICE_NAME = "trials"
     API_TITLE = "Clinical trials"
     API_VERSION = "1.0"
-    OPENAPI_SPEC_OPTIONS = {
+    OPENAPI_SPEC_OPTIONS: ClassVar[dict] = {
         "info": {"description": "Korean clinical-trial records (data.go.kr dataset 3074271): "
                                 "lookup, the trials changed in the last 7 days, search, history and export."},
     }

@@ -35,7 +35,11 @@ class Trial(db.Model):
     withdrawn_at: Mapped[datetime | None]
     last_snapshot_id: Mapped[str | None] = mapped_column(String(100), index=True)
 
-    __table_args__ = (Index("ix_trials_updated_at_trial_id", "updated_at", "trial_id"),)
+
+
+# /list and /trials/recent read newest first with trial_id as the tie-break: the index holds
+# exactly that order, so a page is an index range scan, not a sort of the whole table.
+Index("ix_trials_updated_at_desc_trial_id", Trial.updated_at.desc(), Trial.trial_id)
 
 
 class Snapshot(db.Model):

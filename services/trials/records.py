@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from services.trials.models import CONTENT_FIELDS
+from shared.text import UNSTORABLE
 
 # Upstream (odcloud, Korean keys) -> our field names.
 KOREAN_FIELDS = {
@@ -25,6 +26,7 @@ TEXT_LIMITS = {"title": 2000, "department": 200, "institution": 200, "phase": 20
                "scope": 100, "period": 100}
 MAX_SUBJECTS = 10_000_000
 TRIAL_ID = re.compile(r"\S{1,64}")
+UNSTORABLE_MESSAGE = "Contains a NUL character or an unpaired surrogate, which cannot be stored."
 
 
 class RecordError(ValueError):
@@ -36,6 +38,8 @@ def _trial_id(value) -> str:
         raise RecordError("trial_id: Missing data for required field.")
     if not isinstance(value, str):
         raise RecordError("trial_id: Not a valid string.")
+    if UNSTORABLE.search(value):
+        raise RecordError(f"trial_id: {UNSTORABLE_MESSAGE}")
     value = value.strip()
     if not TRIAL_ID.fullmatch(value):
         raise RecordError("trial_id: must be 1 to 64 characters without spaces.")
@@ -50,7 +54,7 @@ def _subjects(value) -> int | None:
         value = value.strip().replace(",", "")
         if value == "":
             return None
-        if not value.isdigit():
+        if not value.isdecimal():  # isdigit() would let "²" through to int(), which refuses it
             raise RecordError("target_subjects: Not a valid integer.")
         value = int(value)
     elif isinstance(value, bool) or not isinstance(value, int):
@@ -78,6 +82,8 @@ def normalise_record(raw) -> dict:
             result[name] = None
         elif not isinstance(value, str):
             errors.append(f"{name}: Not a valid string.")
+        elif UNSTORABLE.search(value):
+            errors.append(f"{name}: {UNSTORABLE_MESSAGE}")
         else:
             value = value.strip()
             if len(value) > limit:
@@ -93,4 +99,5 @@ def record_id(raw) -> str | None:
     if not isinstance(raw, dict):
         return None
     value = raw.get("trial_id", raw.get("과제번호"))
-    return value if isinstance(value, str) else None
+    # An unpaired surrogate could not be written into the JSON response: shown as "?" instead.
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -130,7 +131,8 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
             new_rows.append({"trial_id": trial_id, **content, "content_hash": digest, "created_at": now,
                              "updated_at": now, "withdrawn_at": None, "last_snapshot_id": snapshot_id})
             history.append({"trial_id": trial_id, "changed_at": now, "kind": "created", "snapshot_id": snapshot_id,
-                            "changes": [{"field": f, "old": None, "new": v} for f, v in content.items() if v is not None]})
+                            "changes": [{"field": f, "old": None, "new": v}
+                                        for f, v in content.items() if v is not None]})
         elif trial.content_hash != digest:
             old = {f: getattr(trial, f) for f in CONTENT_FIELDS}
             changed_rows.append({"trial_id": trial_id, **content, "content_hash": digest, "updated_at": now,
@@ -194,7 +196,8 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
                       now: datetime | None = None) -> Snapshot:
     """Withdraw every active trial the snapshot did not hold. Completing twice is harmless."""
     now = now or utcnow()
-    snapshot = db.session.get(Snapshot, snapshot_id)
+    # A snapshot id never holds a NUL (the batch refuses one), and PostgreSQL cannot even compare it.
+    snapshot = None if "\x00" in snapshot_id else db.session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise SnapshotError(f"Snapshot {snapshot_id} is unknown: send its batches first.", 404)
     if snapshot.completed_at is not None:
@@ -282,7 +285,18 @@ def load_snapshot(pages: Iterable[list[dict]], snapshot_id: str, force: bool = F
         for name in ("received", "created", "updated", "unchanged", "restored"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
         total.rejected.extend(result.rejected)
-    snapshot = complete_snapshot(snapshot_id, force=force, min_ratio=min_ratio)
-    db.session.commit()
+    snapshot = commit_snapshot(snapshot_id, force=force, min_ratio=min_ratio)
     total.withdrawn = snapshot.withdrawn
     return total, snapshot
+
+
+def commit_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 0.5) -> Snapshot:
+    """`complete_snapshot` and commit; then give PostgreSQL's planner the table's new shape now,
+    not at autovacuum's next turn: until then a freshly loaded table looks empty, and a list
+    page sorts every row."""
+    snapshot = complete_snapshot(snapshot_id, force=force, min_ratio=min_ratio)
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE trials"))
+        db.session.commit()
+    return snapshot

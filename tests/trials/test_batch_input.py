@@ -1,4 +1,6 @@
 """Bad input on the write path: clear 4xx, good records kept, nothing stored lost."""
+import json
+
 import pytest
 
 from tests.conftest import SERVICE_TOKEN
@@ -44,6 +46,8 @@ def test_a_rejected_record_leaves_the_stored_trial_untouched(client, put_batch):
     ({"records": []}, "records"),
     ({"records": "C1"}, "records"),
     ({"records": [{"trial_id": "x"}], "snapshot_id": "has space"}, "snapshot_id"),
+    ({"records": [{"trial_id": "x"}], "snapshot_id": "pull-1\n"}, "snapshot_id"),
+    ({"records": [{"trial_id": "x"}], "snapshot_id": "p" * 101}, "snapshot_id"),
     ({"records": [{"trial_id": "x"}], "colour": "red"}, "colour"),
 ])
 def test_malformed_batch_body_is_422(client, body, field):
@@ -101,6 +105,26 @@ def test_null_record_is_reported_not_fatal(client, put_batch):
     assert response.status_code == 200
     assert response.json["created"] == 1
     assert response.json["rejected"] == [{"index": 0, "trial_id": None, "reason": "a record must be a JSON object"}]
+
+
+def test_text_no_database_can_store_is_rejected_per_record(client):
+    """A NUL (PostgreSQL refuses it) or an unpaired surrogate (not UTF-8) once made the whole batch a 500;
+    so did a digit int() does not read ("²"). Sent as ASCII-escaped JSON, as any client may."""
+    records = [trial("U1", 과제명="천식\x00코호트"), {"trial_id": "U2\x00"}, trial("U3", 진료과="Pedi\ud800atrics"),
+               {"과제번호": "U4\udc00"}, trial("U5", 전체목표연구대상자수="²"), trial("U6")]
+    response = client.put("/trials/batch", data=json.dumps({"records": records}), content_type="application/json",
+                          headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
+    assert response.status_code == 200
+    assert response.json["created"] == 1
+    unstorable = "Contains a NUL character or an unpaired surrogate, which cannot be stored."
+    assert response.json["rejected"] == [
+        {"index": 0, "trial_id": "U1", "reason": f"title: {unstorable}"},
+        {"index": 1, "trial_id": "U2\x00", "reason": f"trial_id: {unstorable}"},
+        {"index": 2, "trial_id": "U3", "reason": f"department: {unstorable}"},
+        {"index": 3, "trial_id": "U4?", "reason": f"trial_id: {unstorable}"},
+        {"index": 4, "trial_id": "U5", "reason": "target_subjects: Not a valid integer."},
+    ]
+    assert [t["trial_id"] for t in client.get("/trials").json["data"]] == ["U6"]
 
 
 def test_wrong_method_is_405_with_allow_header(client):

@@ -106,11 +106,33 @@ def test_empty_list_is_a_page_not_an_error(client):
     ("updated_since=yesterday", 422, "updated_since"),
     ("include_withdrawn=perhaps", 422, "include_withdrawn"),
     ("sort=colour", 422, "sort"),
+    # These were 500s: PostgreSQL refuses a NUL in text; these offsets have no UTC equivalent.
+    ("q=%00", 422, "q"),
+    ("department=Pedi%00atrics", 422, "department"),
+    ("updated_since=9999-12-31T23:59:59-05:00", 422, "updated_since"),
+    ("updated_since=0001-01-01T00:00:00%2B05:00", 422, "updated_since"),
 ])
 def test_bad_query_arguments_are_422(client, catalogue, query, status, field):
     response = client.get(f"/trials?{query}")
     assert response.status_code == status
     assert field in response.json["errors"]["query"]
+
+
+@pytest.mark.parametrize("query", ["q=%00", "institution=%00", "updated_since=9999-12-31T23:59:59-05:00"])
+def test_export_refuses_the_same_filters_before_streaming(client, catalogue, query):
+    response = client.get(f"/trials/export?format=jsonl&{query}")
+    assert response.status_code == 422
+    assert response.json["errors"]["query"]
+
+
+def test_an_id_with_a_nul_is_404_not_500(client, catalogue, complete):
+    for path in ("/trials/A1%00", "/trials/A1%00/history"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json["message"] == "Trial A1\x00 is not known."
+    response = complete("snap%00shot")
+    assert response.status_code == 404
+    assert response.json["message"] == "Snapshot snap\x00shot is unknown: send its batches first."
 
 
 def test_page_past_the_end_is_404_with_a_message(client, catalogue):

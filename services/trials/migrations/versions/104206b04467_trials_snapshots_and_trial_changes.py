@@ -1,7 +1,7 @@
 """trials, snapshots and trial changes
 
 Revision ID: 104206b04467
-Revises: 
+Revises:
 Create Date: 2026-11-22 19:44:51.720207
 
 """
@@ -59,7 +59,8 @@ def upgrade():
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('snapshot_id', sa.String(length=100), nullable=True),
     sa.Column('changes', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['trial_id'], ['trials.trial_id'], name=op.f('fk_trial_changes_trial_id_trials'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['trial_id'], ['trials.trial_id'], name=op.f('fk_trial_changes_trial_id_trials'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_trial_changes'))
     )
     with op.batch_alter_table('trial_changes', schema=None) as batch_op:
