@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from services.grader import attempts, stats
 from services.grader.models import db
 from services.grader.schemas import (
+    BATCH_RESULT_EXAMPLE,
+    DAY_EXAMPLE,
+    RANGE_EXAMPLE,
     AttemptQueryArgsSchema,
     AttemptSchema,
     BatchResultSchema,
@@ -16,9 +19,9 @@ from services.grader.schemas import (
     StatsQueryArgsSchema,
     StatsRangeSchema,
 )
-from shared.api import ErrorSchema
+from shared.api import Blueprint
 from shared.auth import service_token_required
-from shared.pagination import page_schema, paginate
+from shared.pagination import PAGE_PAST_END, page_schema, paginate
 
 RANGE_SCHEMA = StatsRangeSchema()
 
@@ -28,7 +31,9 @@ blp = Blueprint("attempts", __name__, description="Student attempts and daily st
 @blp.route("/attempts")
 class Attempts(MethodView):
     @blp.arguments(AttemptQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_schema(AttemptSchema))
+    @blp.response(200, page_schema(AttemptSchema),
+                  description="One page of the matching attempts; X-Pagination and Link headers give the others")
+    @blp.error(404, *PAGE_PAST_END)
     def get(self, page, per_page, **filters):
         """List attempts, oldest first, filtered by user, course, type, result and time"""
         return paginate(db.session, attempts.filtered_attempts(filters), page, per_page)
@@ -38,8 +43,10 @@ class Attempts(MethodView):
 class AttemptBatch(MethodView):
     @service_token_required
     @blp.arguments(BatchSchema)
-    @blp.response(200, BatchResultSchema)
-    @blp.alt_response(413, schema=ErrorSchema, description="Too many records in one batch")
+    @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE,
+                  description="How many records were stored, were already there, or were rejected (and why)")
+    @blp.error(413, "Too many records in one batch (GRADER_BATCH_MAX, 50000 by default)",
+               "A batch holds at most 50000 records; this one has 60000.")
     def post(self, body):
         """Store a batch of attempts; ones already stored are counted as duplicates"""
         limit = current_app.config["GRADER_BATCH_MAX"]
@@ -53,8 +60,14 @@ class AttemptBatch(MethodView):
 @blp.route("/stats/daily")
 class DailyStats(MethodView):
     @blp.arguments(StatsQueryArgsSchema, location="query")
-    @blp.response(200, DailyStatsSchema)
-    @blp.alt_response(400, schema=ErrorSchema, description="The range is longer than GRADER_STATS_MAX_DAYS")
+    @blp.response(200, DailyStatsSchema, description="date=: the day's DailyStats; start= and end=: a StatsRange",
+                  examples={"date": {"summary": "date=2023-05-31", "value": DAY_EXAMPLE},
+                            "range": {"summary": "start=2023-05-30&end=2023-05-31", "value": RANGE_EXAMPLE}})
+    # The 200 has two shapes, by the query (the range is sent as a Response, past the one-day schema).
+    @blp.doc(responses={200: {"content": {"application/json": {
+        "schema": {"oneOf": [DailyStatsSchema, StatsRangeSchema]}}}}})
+    @blp.error(400, "The range is longer than GRADER_STATS_MAX_DAYS (366 by default)",
+               "A range holds at most 366 days; this one has 400.")
     def get(self, args):
         """A day's figures (date=), or {"count", "data": [one row per day]} (start= and end=)"""
         if "date" in args:

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.grader import reports
 from services.grader.models import db
 from services.grader.schemas import (
+    REPORT_EXAMPLE,
     ReportQueryArgsSchema,
     ReportRequestSchema,
     ReportSchema,
 )
+from shared.api import Blueprint
 from shared.auth import service_token_required
-from shared.pagination import page_schema, paginate
+from shared.pagination import PAGE_PAST_END, page_schema, paginate
 
 blp = Blueprint("reports", __name__, description="Daily reports: Google Sheets and e-mail")
 
@@ -21,7 +22,9 @@ blp = Blueprint("reports", __name__, description="Daily reports: Google Sheets a
 @blp.route("/reports")
 class Reports(MethodView):
     @blp.arguments(ReportQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_schema(ReportSchema))
+    @blp.response(200, page_schema(ReportSchema), example={"count": 1, "data": [REPORT_EXAMPLE]},
+                  description="One page of reports; X-Pagination and Link headers give the others")
+    @blp.error(404, *PAGE_PAST_END)
     def get(self, page, per_page, date=None):
         """Reports published so far and how each sink took them, newest first"""
         return paginate(db.session, reports.reports_query(date), page, per_page)
@@ -31,7 +34,8 @@ class Reports(MethodView):
 class DailyReport(MethodView):
     @service_token_required
     @blp.arguments(ReportRequestSchema)
-    @blp.response(200, ReportSchema)
+    @blp.response(200, ReportSchema, example=REPORT_EXAMPLE,
+                  description="The report as recorded: each sink's status and detail (a failed sink is not an error)")
     def post(self, body):
         """Compute a day's figures and publish them (a sink not configured is skipped)"""
         report = reports.publish_daily_report(current_app.config, body["date"])

@@ -21,10 +21,10 @@ from shared.connectors.grader import (
     parse_created_at,
     parse_is_correct,
 )
+from shared.text import UNSTORABLE
 
 TEXT_LIMITS = {"user_id": 128, "oauth_consumer_key": 255, "lis_result_sourcedid": 2000,
                "lis_outcome_service_url": 2000}
-SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite DateTime stores values
 
 
 @dataclass
@@ -46,6 +46,9 @@ def _text(record: dict, key: str, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise RecordRejected(f"{key} must be a string")
+    if unstorable := UNSTORABLE.search(value):
+        what = "a NUL character" if unstorable[0] == "\x00" else "an unpaired surrogate"
+        raise RecordRejected(f"{key} contains {what}")
     if len(value) > TEXT_LIMITS[key]:
         raise RecordRejected(f"{key} is longer than {TEXT_LIMITS[key]} characters")
     return value
@@ -54,6 +57,13 @@ def _text(record: dict, key: str, required: bool = False) -> str | None:
 def validate_attempt(record) -> tuple:
     """One record (our attempt shape, or the upstream's raw shape with `passback_params`)
     as a row in ATTEMPT_COLUMNS order, created_at an aware UTC datetime."""
+    try:
+        return _attempt_row(record)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00: its offset moves it out of range in UTC
+        raise RecordRejected("created_at lies outside years 1 to 9999 in UTC") from None
+
+
+def _attempt_row(record) -> tuple:
     if not isinstance(record, dict):
         raise RecordRejected("a record must be a JSON object")
     if "passback_params" in record or "lti_user_id" in record:
@@ -160,10 +170,15 @@ def _store_postgres(conn, rows: list[tuple]) -> int:
         return inserted
 
 
+def _sqlite_timestamp(value: datetime) -> str:
+    """As SQLAlchemy's SQLite DateTime stores it: `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, the year in 4 digits
+    (strftime's %Y writes year 1 as "1", which SQLAlchemy then cannot read back)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 def _store_sqlite(conn, rows: list[tuple]) -> int:
     """executemany of INSERT OR IGNORE; SQLite counts the rows actually inserted."""
-    prepared = [row[:_CREATED] + (row[_CREATED].astimezone(UTC).strftime(SQLITE_TIMESTAMP),) + row[_CREATED + 1:]
-                for row in rows]
+    prepared = [(*row[:_CREATED], _sqlite_timestamp(row[_CREATED]), *row[_CREATED + 1:]) for row in rows]
     cursor = conn.cursor()
     try:
         cursor.executemany(f"INSERT OR IGNORE INTO attempts ({_COLUMNS_SQL}) "

@@ -1,57 +1,107 @@
 """Request and response schemas of the grader API."""
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from shared.pagination import PaginationQueryArgsSchema
+from shared.text import storable
+from shared.timeutil import as_utc
+
+# Worked examples for the OpenAPI document, in the code grader's format (UPSTREAMS.md section 2).
+USER = "3f2a9c0e5b7d41a8b6c2e9f0a1d3b4c5"
+COURSE = "course-v1:SF+DST-3.0+28FEB2021"
+SOURCEDID = f"{COURSE}:lms.example.ru-0a1b2c:3f2a9c0e"
+OUTCOME_URL = (f"https://lms.example.ru/courses/{COURSE}/xblock/block-v1:SF+DST-3.0+28FEB2021+type@lti+block@0a1b2c"
+               "/handler_noauth/grade_handler")
+LAST_DAY = date(9999, 12, 30)  # the last UTC day whose end (next midnight) a datetime can hold
+
+
+def representable_in_utc(value) -> None:
+    """An offset can move an instant near year 1 or 9999 out of the datetime range once in UTC."""
+    try:
+        as_utc(value)
+    except OverflowError:
+        raise ma.ValidationError("Must lie between years 1 and 9999 in UTC.") from None
 
 
 class AttemptSchema(ma.Schema):
-    id = fields.Integer(dump_only=True)
-    user_id = fields.String(metadata={"example": "3f2a9c0e5b7d41a8b6c2e9f0a1d3b4c5"})
-    oauth_consumer_key = fields.String(allow_none=True, metadata={"example": ""})
+    id = fields.Integer(dump_only=True, metadata={"description": "The service's own id of the attempt",
+                                                  "example": 481516})
+    user_id = fields.String(metadata={"description": "The learner (the upstream's lti_user_id)", "example": USER})
+    oauth_consumer_key = fields.String(allow_none=True, metadata={
+        "description": "From passback_params; normally empty", "example": ""})
     lis_result_sourcedid = fields.String(allow_none=True, metadata={
-        "example": "course-v1:SF+DST-3.0+28FEB2021:lms.example.ru-0a1b2c:3f2a9c0e"})
-    lis_outcome_service_url = fields.String(allow_none=True)
-    is_correct = fields.Boolean(allow_none=True, metadata={"description": "null for a run"})
-    attempt_type = fields.String(metadata={"example": "submit"})
-    created_at = fields.AwareDateTime()
-    course_id = fields.String(allow_none=True, dump_only=True, metadata={"example": "course-v1:SF+DST-3.0+28FEB2021"})
-    block_id = fields.String(allow_none=True, dump_only=True, metadata={"example": "0a1b2c"})
+        "description": "The LTI result id (course:lms host-block:user); course_id and block_id come from it",
+        "example": SOURCEDID})
+    lis_outcome_service_url = fields.String(allow_none=True, metadata={
+        "description": "Where the LMS takes the grade; null when passback_params had none", "example": OUTCOME_URL})
+    is_correct = fields.Boolean(allow_none=True, metadata={"description": "null for a run", "example": True})
+    attempt_type = fields.String(metadata={"description": "run (the code was run) or submit (sent for grading)",
+                                           "example": "submit"})
+    created_at = fields.AwareDateTime(metadata={"description": "When the learner made the attempt (UTC)",
+                                                "example": "2023-05-31T09:17:02.004211+00:00"})
+    course_id = fields.String(allow_none=True, dump_only=True, metadata={
+        "description": "null: lis_result_sourcedid names no Open edX course", "example": COURSE})
+    block_id = fields.String(allow_none=True, dump_only=True, metadata={
+        "description": "The task's block within the course; null as for course_id", "example": "0a1b2c"})
 
 
 class BatchSchema(ma.Schema):
     records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1), metadata={
         "description": "Attempts (user_id, oauth_consumer_key, lis_result_sourcedid, lis_outcome_service_url, "
                        "is_correct, attempt_type, created_at) or the upstream's raw records (lti_user_id, "
-                       "passback_params, ...)"})
+                       "passback_params, ...); an invalid record is rejected on its own, not the batch",
+        "example": [
+            {"user_id": USER, "oauth_consumer_key": "", "lis_result_sourcedid": SOURCEDID,
+             "lis_outcome_service_url": OUTCOME_URL, "is_correct": None, "attempt_type": "run",
+             "created_at": "2023-05-31T09:16:11.313646+00:00"},
+            {"lti_user_id": USER, "passback_params": f"{{'oauth_consumer_key': '', 'lis_result_sourcedid': "
+                                                     f"'{SOURCEDID}', 'lis_outcome_service_url': '{OUTCOME_URL}'}}",
+             "is_correct": 1, "attempt_type": "submit", "created_at": "2023-05-31 09:17:02.004211"},
+        ]})
 
 
 class RejectedRecordSchema(ma.Schema):
-    index = fields.Integer()
-    reason = fields.String()
+    index = fields.Integer(metadata={"description": "The record's position in `records`, from 0", "example": 17})
+    reason = fields.String(metadata={"description": "Why it cannot be stored",
+                                     "example": "is_correct of a submit must be 0, 1, true or false, got 2"})
 
 
 class BatchResultSchema(ma.Schema):
-    received = fields.Integer()
-    inserted = fields.Integer()
+    received = fields.Integer(metadata={"description": "Records in the batch", "example": 1000})
+    inserted = fields.Integer(metadata={"description": "Records stored now", "example": 996})
     duplicates = fields.Integer(metadata={"description": "Valid records already stored (same user_id, created_at, "
-                                                         "attempt_type)"})
-    rejected = fields.List(fields.Nested(RejectedRecordSchema))
+                                                         "attempt_type)", "example": 2})
+    rejected = fields.List(fields.Nested(RejectedRecordSchema), metadata={
+        "description": "The invalid records, by index; the others are stored all the same"})
+
+
+BATCH_RESULT_EXAMPLE = {
+    "received": 1000, "inserted": 996, "duplicates": 2,
+    "rejected": [{"index": 17, "reason": "is_correct of a submit must be 0, 1, true or false, got 2"},
+                 {"index": 503, "reason": "created_at 'yesterday' is not a timestamp"}],
+}
 
 
 class AttemptQueryArgsSchema(PaginationQueryArgsSchema):
-    user_id = fields.String(validate=validate.Length(min=1, max=128))
-    course_id = fields.String(validate=validate.Length(min=1, max=200))
-    attempt_type = fields.String(validate=validate.OneOf(["run", "submit"]))
-    is_correct = fields.Boolean()
-    start = fields.AwareDateTime(default_timezone=UTC,
-                                 metadata={"description": "created_at >= start (ISO 8601; UTC without an offset)"})
-    end = fields.AwareDateTime(default_timezone=UTC,
-                               metadata={"description": "created_at < end"})
+    user_id = fields.String(validate=[validate.Length(min=1, max=128), storable],
+                            metadata={"description": "Only this learner's attempts", "example": USER})
+    course_id = fields.String(validate=[validate.Length(min=1, max=200), storable],
+                              metadata={"description": "Only this course's attempts (see Attempt.course_id)",
+                                        "example": COURSE})
+    attempt_type = fields.String(validate=validate.OneOf(["run", "submit"]),
+                                 metadata={"description": "Only runs or only submits", "example": "submit"})
+    is_correct = fields.Boolean(metadata={"description": "Only correct (true) or wrong (false) submits; a run has "
+                                                         "none, so any value leaves runs out", "example": True})
+    start = fields.AwareDateTime(default_timezone=UTC, validate=representable_in_utc,
+                                 metadata={"description": "created_at >= start (ISO 8601; UTC without an offset)",
+                                           "example": "2023-05-31T00:00:00Z"})
+    end = fields.AwareDateTime(default_timezone=UTC, validate=representable_in_utc,
+                               metadata={"description": "created_at < end (after start)",
+                                         "example": "2023-06-01T00:00:00Z"})
 
     @ma.validates_schema
     def ordered(self, data, **kwargs):
@@ -60,9 +110,13 @@ class AttemptQueryArgsSchema(PaginationQueryArgsSchema):
 
 
 class StatsQueryArgsSchema(ma.Schema):
-    date = fields.Date(metadata={"description": "One day (UTC), YYYY-MM-DD"})
-    start = fields.Date(metadata={"description": "First day of a range, with end"})
-    end = fields.Date(metadata={"description": "Last day of a range (included)"})
+    date = fields.Date(validate=validate.Range(max=LAST_DAY), metadata={
+        "description": "One day (UTC), YYYY-MM-DD; not with start and end", "example": "2023-05-31"})
+    start = fields.Date(validate=validate.Range(max=LAST_DAY), metadata={
+        "description": "First day of a range, with end; not with date", "example": "2023-05-30"})
+    end = fields.Date(validate=validate.Range(max=LAST_DAY), metadata={
+        "description": "Last day of a range (included); at most GRADER_STATS_MAX_DAYS (366) days after start",
+        "example": "2023-05-31"})
 
     @ma.validates_schema
     def one_day_or_range(self, data, **kwargs):
@@ -75,56 +129,106 @@ class StatsQueryArgsSchema(ma.Schema):
 
 
 class FiguresSchema(ma.Schema):
-    attempts = fields.Integer()
-    runs = fields.Integer()
-    submits = fields.Integer()
-    correct_submits = fields.Integer()
-    success_rate = fields.Float(metadata={"description": "correct_submits / submits; 0 without submits"})
-    unique_users = fields.Integer()
-    unique_tasks = fields.Integer(metadata={"description": "Distinct (course_id, block_id)"})
+    attempts = fields.Integer(metadata={"description": "runs + submits", "example": 1834})
+    runs = fields.Integer(metadata={"example": 1296})
+    submits = fields.Integer(metadata={"example": 538})
+    correct_submits = fields.Integer(metadata={"description": "Submits with is_correct true", "example": 371})
+    success_rate = fields.Float(metadata={"description": "correct_submits / submits, 4 decimals; 0 without submits",
+                                          "example": 0.6896})
+    unique_users = fields.Integer(metadata={"description": "Distinct user_id", "example": 412})
+    unique_tasks = fields.Integer(metadata={"description": "Distinct (course_id, block_id)", "example": 57})
 
 
 class CourseFiguresSchema(FiguresSchema):
-    course_id = fields.String(allow_none=True, metadata={"description": "null: lis_result_sourcedid names no course"})
+    course_id = fields.String(allow_none=True, metadata={"description": "null: lis_result_sourcedid names no course",
+                                                         "example": COURSE})
 
 
 class DailyStatsSchema(FiguresSchema):
-    date = fields.String(metadata={"example": "2023-05-31"})
-    by_course = fields.List(fields.Nested(CourseFiguresSchema))
-    busiest_hour = fields.Integer(allow_none=True, metadata={"description": "UTC hour 0-23 with most attempts"})
+    date = fields.String(metadata={"description": "The UTC day, YYYY-MM-DD", "example": "2023-05-31"})
+    by_course = fields.List(fields.Nested(CourseFiguresSchema), metadata={
+        "description": "The same figures per course, most attempts first"})
+    busiest_hour = fields.Integer(allow_none=True, metadata={
+        "description": "UTC hour 0-23 with most attempts (the earliest on a tie); null on a day without attempts",
+        "example": 9})
 
 
 class StatsRangeSchema(ma.Schema):
-    count = fields.Integer()
-    data = fields.List(fields.Nested(DailyStatsSchema))
+    count = fields.Integer(metadata={"description": "Days in the range, start and end included", "example": 2})
+    data = fields.List(fields.Nested(DailyStatsSchema), metadata={"description": "One row per day, oldest first"})
+
+
+def _day(day: str, busiest_hour: int, unique_users: int, *courses: tuple) -> dict:
+    """A worked DailyStats example: the day's totals are the sums over its courses
+    (`courses`: course_id, attempts, runs, submits, correct_submits, unique_users, unique_tasks)."""
+
+    def figures(attempts, runs, submits, correct, users, tasks) -> dict:
+        return {"attempts": attempts, "runs": runs, "submits": submits, "correct_submits": correct,
+                "success_rate": round(correct / submits, 4), "unique_users": users, "unique_tasks": tasks}
+
+    totals = [sum(column) for column in zip(*(course[1:] for course in courses), strict=True)]
+    totals[4] = unique_users  # fewer than the courses' sum: some learners take both courses
+    return {"date": day, **figures(*totals),
+            "by_course": [{"course_id": course[0], **figures(*course[1:])} for course in courses],
+            "busiest_hour": busiest_hour}
+
+
+DAY_EXAMPLE = _day("2023-05-31", 9, 412, (COURSE, 1210, 853, 357, 251, 268, 38),
+                   ("course-v1:SF+SQL-1.0+15JAN2023", 624, 443, 181, 120, 151, 19))
+RANGE_EXAMPLE = {"count": 2, "data": [
+    _day("2023-05-30", 10, 349, (COURSE, 1003, 705, 298, 210, 231, 35),
+         ("course-v1:SF+SQL-1.0+15JAN2023", 508, 365, 143, 92, 127, 17)),
+    DAY_EXAMPLE,
+]}
 
 
 class ReportRequestSchema(ma.Schema):
-    date = fields.Date(required=True, metadata={"description": "The UTC day to report, YYYY-MM-DD"})
+    date = fields.Date(required=True, validate=validate.Range(max=LAST_DAY), metadata={
+        "description": "The UTC day to report, YYYY-MM-DD", "example": "2023-05-31"})
 
 
 class ReportSchema(ma.Schema):
-    id = fields.Integer(dump_only=True)
-    date = fields.Date()
-    created_at = fields.AwareDateTime()
-    stats = fields.Nested(DailyStatsSchema)
-    sheets_status = fields.String(metadata={"description": "published, skipped (not configured) or failed"})
-    sheets_detail = fields.String(allow_none=True)
-    email_status = fields.String(metadata={"description": "published, skipped (not configured) or failed"})
-    email_detail = fields.String(allow_none=True)
+    id = fields.Integer(dump_only=True, metadata={"example": 42})
+    date = fields.Date(metadata={"description": "The UTC day reported", "example": "2023-05-31"})
+    created_at = fields.AwareDateTime(metadata={"description": "When it was published",
+                                                "example": "2023-06-01T06:00:04+00:00"})
+    stats = fields.Nested(DailyStatsSchema, metadata={"description": "The day's figures as published"})
+    sheets_status = fields.String(metadata={"description": "published, skipped (not configured) or failed",
+                                            "example": "published"})
+    sheets_detail = fields.String(allow_none=True, metadata={
+        "description": "What was done, why it was skipped, or the failure (redacted)",
+        "example": "appended a row to 'Daily'"})
+    email_status = fields.String(metadata={"description": "published, skipped (not configured) or failed",
+                                           "example": "published"})
+    email_detail = fields.String(allow_none=True, metadata={
+        "description": "What was done, why it was skipped, or the failure (redacted)",
+        "example": "sent to 3 of 3 recipients"})
+
+
+REPORT_EXAMPLE = {"id": 42, "date": "2023-05-31", "created_at": "2023-06-01T06:00:04+00:00", "stats": DAY_EXAMPLE,
+                  "sheets_status": "published", "sheets_detail": "appended a row to 'Daily'",
+                  "email_status": "skipped", "email_detail": "e-mail is not configured"}
 
 
 class ReportQueryArgsSchema(PaginationQueryArgsSchema):
-    date = fields.Date()
+    date = fields.Date(metadata={"description": "Only the reports of this UTC day, YYYY-MM-DD",
+                                 "example": "2023-05-31"})
 
 
 class WatermarkSchema(ma.Schema):
-    name = fields.String(dump_only=True, metadata={"example": "grader-statistics"})
+    name = fields.String(dump_only=True, metadata={"description": "The watermark's name",
+                                                   "example": "grader-statistics"})
     position = fields.AwareDateTime(allow_none=True, metadata={
-        "description": "Everything before this instant is loaded; null when no pull has run yet"})
-    updated_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+        "description": "Everything before this instant is loaded; null when no pull has run yet",
+        "example": "2023-06-01T00:00:00+00:00"})
+    updated_at = fields.AwareDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "When position last moved; null when no pull has run yet",
+        "example": "2023-06-01T00:07:41.532118+00:00"})
 
 
 class WatermarkUpdateSchema(ma.Schema):
-    position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC, metadata={
-        "description": "Everything before this instant is loaded (a watermark only moves forward)"})
+    position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC,
+                                    validate=representable_in_utc, metadata={
+        "description": "Everything before this instant is loaded (a watermark only moves forward; "
+                       "UTC without an offset)",
+        "example": "2023-06-01T00:00:00+00:00"})

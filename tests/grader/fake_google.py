@@ -1,6 +1,6 @@
 """A local stand-in for the Google Sheets v4 endpoints gspread calls: spreadsheet metadata
-and values get / update / append, authorised by the service account's signed JWT. It keeps a grid per worksheet and records every request,
-so a test can assert what gspread sent."""
+and values get / update / append, authorised by the service account's signed JWT. It keeps a grid
+per worksheet and records every request, so a test can assert what gspread sent."""
 from __future__ import annotations
 
 import base64

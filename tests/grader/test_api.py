@@ -33,7 +33,7 @@ def test_batch_stores_and_a_repull_never_duplicates(client):
     first = post_batch(client, DAY)
     assert first.status_code == 200, first.json
     assert first.json == {"received": 6, "inserted": 6, "duplicates": 0, "rejected": []}
-    again = post_batch(client, DAY + [attempt("u9", "run", None, "2024-03-01T10:00:00+00:00")])
+    again = post_batch(client, [*DAY, attempt("u9", "run", None, "2024-03-01T10:00:00+00:00")])
     assert again.json == {"received": 7, "inserted": 1, "duplicates": 6, "rejected": []}
     assert client.get("/attempts").json["count"] == 7
 
@@ -87,7 +87,10 @@ def test_bad_bodies_get_a_4xx_in_the_error_shape(client, make_app):
 
 def test_list_filters_and_pages(client):
     post_batch(client, DAY)
-    get = lambda **q: client.get("/attempts", query_string=q)
+
+    def get(**query):
+        return client.get("/attempts", query_string=query)
+
     assert get(user_id="u2").json["count"] == 2
     assert get(attempt_type="submit").json["count"] == 3
     assert get(attempt_type="submit", is_correct="false").json["count"] == 1

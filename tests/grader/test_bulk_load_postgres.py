@@ -3,7 +3,6 @@ not, and the fall-back when a concurrent load stores the same rows during the CO
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy.engine import make_url
 from tests.grader.conftest import AUTH
 from tests.grader.test_api import DAY, attempt, post_batch
 from tests.support.databases import BACKENDS, fresh_postgres_schema
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only: set TEST_DATABASE_URL")
 
@@ -60,10 +60,8 @@ def test_a_concurrent_load_of_the_same_rows_is_not_an_error(postgres_client):
         loader = threading.Thread(target=lambda: result.update(post_batch(client, rows).json))
         loader.start()
         with connect(url) as watcher:
-            deadline = time.monotonic() + 30
-            while not watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
-                assert time.monotonic() < deadline, "the batch never waited on the other transaction"
-                time.sleep(0.02)
+            wait_for(lambda: watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0],
+                     timeout=30, interval=0.02, what="the batch to wait on the other transaction")
         other.commit()
         loader.join(30)
     assert result == {"received": 50, "inserted": 49, "duplicates": 1, "rejected": []}

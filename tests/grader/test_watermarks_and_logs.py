@@ -10,8 +10,10 @@ from tests.grader.conftest import AUTH
 
 def test_watermark_starts_empty_and_only_moves_forward(client):
     assert client.get("/watermarks/grader-statistics").json["position"] is None
-    put = lambda position: client.put("/watermarks/grader-statistics", json={"position": position},
-                                      headers=AUTH)
+
+    def put(position):
+        return client.put("/watermarks/grader-statistics", json={"position": position}, headers=AUTH)
+
     assert put("2024-03-01T05:00:00Z").json["position"] == "2024-03-01T05:00:00+00:00"
     assert put("2024-03-01T03:00:00Z").json["position"] == "2024-03-01T05:00:00+00:00"
     assert put("2024-03-02T00:00:00+09:00").json["position"] == "2024-03-01T15:00:00+00:00"

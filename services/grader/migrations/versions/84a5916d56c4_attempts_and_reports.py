@@ -1,7 +1,7 @@
 """attempts and reports
 
 Revision ID: 84a5916d56c4
-Revises: 
+Revises:
 Create Date: 2026-11-22 19:53:39.576751
 
 """
