@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import ClassVar
 
 import marshmallow as ma
 from flask import (
@@ -73,7 +74,8 @@ class OrdersIndexView(AdminIndexView):
         error = None
         if request.method == "POST":
             expected_csrf = session.pop("login_csrf", None)
-            user_ok = hmac.compare_digest(request.form.get("username", "").encode(), config["ORDERS_ADMIN_USER"].encode())
+            user_ok = hmac.compare_digest(request.form.get("username", "").encode(),
+                                          config["ORDERS_ADMIN_USER"].encode())
             password = config["ORDERS_ADMIN_PASSWORD"] or ""
             password_ok = bool(password) and hmac.compare_digest(request.form.get("password", "").encode(),
                                                                  password.encode())
@@ -116,8 +118,8 @@ class OrderAdmin(LoginRequired, ModelView):
     form_base_class = SecureForm
     column_list = ("number", "customer_name", "customer_email", "status", "total", "currency", "note", "version",
                    "deleted", "updated_at", "sync_state")
-    column_labels = {"sync_state": "Sync state"}
-    column_formatters = {"sync_state": _sync_state}
+    column_labels: ClassVar[dict] = {"sync_state": "Sync state"}
+    column_formatters: ClassVar[dict] = {"sync_state": _sync_state}
     column_searchable_list = ("uuid", "number", "customer_name", "customer_email")
     column_filters = ("status", "deleted", "currency")
     column_default_sort = ("updated_at", True)
@@ -125,9 +127,11 @@ class OrderAdmin(LoginRequired, ModelView):
                            "status", "note", "created_at", "updated_at", "version", "deleted", "seq", "sync_state")
     can_view_details = True
     form_columns = ("number", "customer_name", "customer_email", "items", "currency", "status", "note")
-    form_overrides = {"status": SelectField}
-    form_args = {"status": {"choices": list(STATUSES)},
-                 "items": {"description": 'JSON, e.g. [{"sku": "A1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]'}}
+    form_overrides: ClassVar[dict] = {"status": SelectField}
+    form_args: ClassVar[dict] = {
+        "status": {"choices": list(STATUSES)},
+        "items": {"description": 'JSON, e.g. [{"sku": "A1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]'},
+    }
 
     def scaffold_form(self):
         form_class = super().scaffold_form()
@@ -180,7 +184,7 @@ class CollisionAdmin(LoginRequired, ModelView):
                    "resolution", "resolved_at")
     column_default_sort = ("id", True)
     column_filters = ("resolution",)
-    column_formatters = {
+    column_formatters: ClassVar[dict] = {
         "local_content": lambda v, c, m, n: _content_summary(m.local_content),
         "peer_content": lambda v, c, m, n: _content_summary(m.peer_content),
     }

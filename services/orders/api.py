@@ -3,16 +3,42 @@ from __future__ import annotations
 
 from flask import after_this_request, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+from werkzeug.exceptions import NotFound
 
 from services.orders import orders
 from services.orders.models import db
-from services.orders.schemas import OrderContentSchema, OrderCreateSchema, OrderQueryArgsSchema, OrderSchema
-from shared.api import ErrorSchema
+from services.orders.schemas import (
+    EXAMPLE_ORDER,
+    EXAMPLE_UUID,
+    OrderContentSchema,
+    OrderCreateSchema,
+    OrderQueryArgsSchema,
+    OrderSchema,
+)
+from shared.api import CONFLICT_MESSAGE, Blueprint, path_parameter
 from shared.auth import service_token_required
-from shared.pagination import page_schema, paginate
+from shared.pagination import PAGE_PAST_END, page_schema, paginate
 
 blp = Blueprint("orders", __name__, description="Orders: change feed, optimistic concurrency, soft deletes")
+
+BAD_IF_MATCH = "If-Match must be an ETag of this API, e.g. \"3\"."
+# The views read If-Match by hand (it is optional here), so it is documented by hand.
+IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "example": '"3"',
+            "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]+")$'},
+            "description": "Write only if the order is still at this version (its ETag; W/ and `*` are accepted). "
+                           "Without it the write is unconditional"}
+# Worked examples: the order of schemas.EXAMPLE_ORDER (version 3) as created, and after a PUT.
+CREATED = {**EXAMPLE_ORDER, "updated_at": EXAMPLE_ORDER["created_at"], "version": 1, "seq": 1041}
+REPLACED = {**EXAMPLE_ORDER, "updated_at": "2026-03-05T08:30:45.016734+00:00", "version": 4, "seq": 1043}
+STALE = f"Order {EXAMPLE_UUID} is at version 4, not 3."
+NO_ORDER = "No order has this uuid (a malformed uuid is a 404 too)"
+
+
+def etag_header(version: int) -> dict:
+    """The ETag response header, its example the version of the response's example."""
+    return {"ETag": {"description": "The order's version as a strong ETag: send it back in If-Match",
+                     "schema": {"type": "string"}, "example": f'"{version}"', "required": True}}
 
 
 def _send_etag(order) -> None:
@@ -28,8 +54,8 @@ def _if_match() -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        abort(400, message="If-Match must be an ETag of this API, e.g. \"3\".")
+    if not (value.isascii() and value.isdigit()):  # str.isdigit alone takes "²", which int() refuses
+        abort(400, message=BAD_IF_MATCH)
     return int(value)
 
 
@@ -43,7 +69,9 @@ def _found(uuid) -> orders.Order:
 @blp.route("/orders")
 class Orders(MethodView):
     @blp.arguments(OrderQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_schema(OrderSchema))
+    @blp.response(200, page_schema(OrderSchema), example={"count": 1, "data": [EXAMPLE_ORDER]},
+                  description="One page of orders; X-Pagination and Link headers give the others")
+    @blp.error(404, *PAGE_PAST_END)
     def get(self, page, per_page, since=None, include_deleted=False, **filters):
         """List orders, or the change feed with `since`"""
         if since is not None:
@@ -54,8 +82,10 @@ class Orders(MethodView):
 
     @service_token_required
     @blp.arguments(OrderCreateSchema)
-    @blp.response(201, OrderSchema)
-    @blp.alt_response(409, schema=ErrorSchema, description="The uuid exists with different content")
+    @blp.response(201, OrderSchema, headers=etag_header(CREATED["version"]), example=CREATED,
+                  description="The order: created, or the existing one when a create with the same content is retried")
+    @blp.error(409, "The uuid exists with different content",
+               f"Order {EXAMPLE_UUID} already exists with different content.")
     def post(self, data):
         """Create an order (a retried create with the same content returns the existing order)"""
         try:
@@ -67,10 +97,11 @@ class Orders(MethodView):
         return result.order
 
 
-@blp.route("/orders/<uuid:uuid>")
+@blp.route("/orders/<uuid:uuid>", parameters=[path_parameter("uuid", "The order's uuid", EXAMPLE_UUID)])
 class OrderById(MethodView):
-    @blp.response(200, OrderSchema)
-    @blp.alt_response(404, schema=ErrorSchema)
+    @blp.response(200, OrderSchema, headers=etag_header(EXAMPLE_ORDER["version"]), example=EXAMPLE_ORDER,
+                  description="The order (a tombstone has deleted: true)")
+    @blp.error(404, NO_ORDER, f"Order {EXAMPLE_UUID} not found.")
     def get(self, uuid):
         """One order, tombstones included; ETag is its version"""
         order = _found(uuid)
@@ -79,8 +110,14 @@ class OrderById(MethodView):
 
     @service_token_required
     @blp.arguments(OrderContentSchema)
-    @blp.response(200, OrderSchema)
-    @blp.alt_response(412, schema=ErrorSchema, description="If-Match names a version that is not current")
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(200, OrderSchema, headers=etag_header(REPLACED["version"]), example=REPLACED,
+                  description="The order as stored now (its version unchanged if the content was)")
+    @blp.error(400, "If-Match is not an ETag of this API", BAD_IF_MATCH)
+    @blp.error(404, "The path's uuid is malformed (an absent order is created instead)", NotFound.description)
+    @blp.error(409, "A concurrent write created this order first",
+               CONFLICT_MESSAGE)
+    @blp.error(412, "If-Match names a version that is not current, or an order that does not exist", STALE)
     def put(self, data, uuid):
         """Replace an order's content (creates it when absent); honours If-Match"""
         try:
@@ -93,9 +130,11 @@ class OrderById(MethodView):
         return result.order
 
     @service_token_required
-    @blp.response(204)
-    @blp.alt_response(404, schema=ErrorSchema)
-    @blp.alt_response(412, schema=ErrorSchema, description="If-Match names a version that is not current")
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(204, description="Deleted (or already a tombstone)")
+    @blp.error(400, "If-Match is not an ETag of this API", BAD_IF_MATCH)
+    @blp.error(404, NO_ORDER, f"Order {EXAMPLE_UUID} not found.")
+    @blp.error(412, "If-Match names a version that is not current", STALE)
     def delete(self, uuid):
         """Soft-delete an order (a tombstone in the change feed)"""
         try:

@@ -5,7 +5,7 @@ class Config(BaseConfig):
     SERVICE_NAME = "orders"
     API_TITLE = "Orders"
     API_VERSION = "1.0"
-    OPENAPI_SPEC_OPTIONS = {
+    OPENAPI_SPEC_OPTIONS = {  # noqa: RUF012 - read once by flask-smorest
         "info": {"description": "Orders with a change feed (`GET /orders?since=<seq>`), optimistic concurrency "
                                 "(ETag / If-Match), soft deletes, an admin page at /admin, and, beside instance A, "
                                 "the two-way sync integration's status and collisions under /sync."},

@@ -43,7 +43,8 @@ def now():
 
 
 def money(value) -> str:
-    return str(Decimal(str(value)).quantize(CENT))
+    amount = Decimal(str(value)).quantize(CENT)
+    return str(amount.copy_abs() if amount.is_zero() else amount)  # "-0" is 0.00, never "-0.00"
 
 
 def normalise_items(items: list[dict]) -> list[dict]:
@@ -145,7 +146,9 @@ def create_order(data: dict) -> WriteResult:
         if content_of(existing) != content:
             raise ContentConflict(f"Order {uuid} already exists with different content.")
         return WriteResult(existing, created=False, changed=False)
-    return write_content(uuid, content)
+    # Absent a moment ago: a second look-up (FOR UPDATE) could lock nothing. A concurrent create
+    # of the same uuid loses at the primary key instead (IntegrityError, answered 409).
+    return write_content(uuid, content, existing=None)
 
 
 def replace_order(uuid: str, data: dict, expected_version: int | None) -> WriteResult:

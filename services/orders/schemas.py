@@ -1,14 +1,58 @@
 """Request and response schemas of the orders API and the sync endpoints."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import marshmallow as ma
 
 from services.orders.models import STATUSES
 from shared.pagination import DEFAULT_PER_PAGE
+from shared.text import storable
 
 FEED_MAX_PER_PAGE = 1000
+SEQ_MAX = 2**31 - 1  # `seq` is a 32-bit INTEGER column: PostgreSQL refuses a larger `since` outright
+
+# Worked examples for the OpenAPI document: one order, as a reader of the Swagger page would meet it.
+EXAMPLE_UUID = "3f2b8c1e-9d4a-4c6b-8e21-5a7d0c9b1f42"
+EXAMPLE_ITEMS = [{"sku": "MUG-1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]
+EXAMPLE_CONTENT = {"number": "ORD-3F2B8C1E", "customer_name": "Ada Lovelace", "customer_email": "ada@example.com",
+                   "items": EXAMPLE_ITEMS, "currency": "EUR", "status": "paid", "note": "Leave at the front desk.",
+                   "deleted": False}
+EXAMPLE_ORDER = {"uuid": EXAMPLE_UUID, **EXAMPLE_CONTENT, "total": "19.00",
+                 "created_at": "2026-03-02T09:15:27.120394+00:00", "updated_at": "2026-03-04T16:02:11.503918+00:00",
+                 "version": 3, "seq": 1042}
+# The same order after both instances changed it: paid here, cancelled on the peer.
+EXAMPLE_PEER_CONTENT = {**EXAMPLE_CONTENT, "status": "cancelled", "note": "Customer called to cancel."}
+EXAMPLE_COLLISION = {"id": 7, "uuid": EXAMPLE_UUID, "detected_at": "2026-03-04T16:02:12.250117+00:00",
+                     "local_version": 3, "local_content": EXAMPLE_CONTENT,
+                     "peer_version": 4, "peer_content": EXAMPLE_PEER_CONTENT,
+                     "resolved_at": None, "resolution": None, "losing_content": None}
+EXAMPLE_STATES = {"NEW": 0, "UPD": 1, "OK": 1204, "DEL": 0, "DEL_SYNCED": 12, "COLLISION": 1, "ERROR": 0}
+EXAMPLE_LAG = {"peer_changes": 0, "local_pending": 1, "seconds_since_last_success": 0.412}
+
+
+def _currency(value: str) -> None:
+    # Not Regexp: its `$` also matches before a final newline, and "EUR\n" fits no 3-character column.
+    if not re.fullmatch("[A-Za-z]{3}", value):
+        raise ma.ValidationError("A 3-letter currency code.")
+
+
+class _Storable:
+    """A string field that refuses text the database cannot hold: a 422, not a 500 (or a stored poison)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        storable(text)
+        return text
+
+
+class Text(_Storable, ma.fields.String):
+    pass
+
+
+class Email(_Storable, ma.fields.Email):
+    pass
 
 
 def _money(value: Decimal) -> None:
@@ -20,89 +64,141 @@ def _money(value: Decimal) -> None:
 
 
 class ItemSchema(ma.Schema):
-    sku = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
-    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
-    qty = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1, max=1_000_000))
-    unit_price = ma.fields.Decimal(required=True, as_string=True, allow_nan=False,
-                                   validate=_money,
-                                   metadata={"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "example": "12.50",
-                                             "description": "Decimal money as a string (a JSON number is accepted too)"})
+    sku = Text(required=True, validate=ma.validate.Length(min=1, max=64),
+               metadata={"description": "The article's stock-keeping unit", "example": "MUG-1"})
+    name = Text(load_default="", validate=ma.validate.Length(max=200),
+                metadata={"description": "The article's name on the order (may be empty)", "example": "Mug"})
+    qty = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1, max=1_000_000),
+                            metadata={"description": "How many", "example": 2})
+    unit_price = ma.fields.Decimal(
+        required=True, as_string=True, allow_nan=False, validate=_money,
+        metadata={"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "example": "9.50",
+                  "description": "Decimal money as a string (a JSON number is accepted too); stored with 2 decimals"})
 
 
 class OrderContentSchema(ma.Schema):
     """What a client writes: the content fields (PUT replaces all of them)."""
 
-    number = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
-                              metadata={"description": "Defaults to ORD-<first 8 hex digits of the uuid>"})
-    customer_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    customer_email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
-    items = ma.fields.List(ma.fields.Nested(ItemSchema), required=True, validate=ma.validate.Length(max=500))
-    currency = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z]{3}$", error="A 3-letter currency code."))
-    status = ma.fields.String(load_default="new", validate=ma.validate.OneOf(STATUSES))
-    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
-    deleted = ma.fields.Boolean(load_default=False, metadata={"description": "A tombstone; deletes sync as PUTs"})
+    number = Text(validate=ma.validate.Length(min=1, max=64),
+                  metadata={"description": "Defaults to ORD-<first 8 hex digits of the uuid> (on a PUT: the order's "
+                                           "current number)", "example": EXAMPLE_CONTENT["number"]})
+    customer_name = Text(required=True, validate=ma.validate.Length(min=1, max=200),
+                         metadata={"description": "Who ordered", "example": EXAMPLE_CONTENT["customer_name"]})
+    customer_email = Email(required=True, validate=ma.validate.Length(max=254),
+                           metadata={"description": "The customer's e-mail address",
+                                     "example": EXAMPLE_CONTENT["customer_email"]})
+    items = ma.fields.List(ma.fields.Nested(ItemSchema), required=True, validate=ma.validate.Length(max=500),
+                           metadata={"description": "The order lines (at most 500); `total` is derived from them"})
+    currency = Text(validate=_currency,
+                    metadata={"pattern": "^[A-Za-z]{3}$", "example": EXAMPLE_CONTENT["currency"],
+                              "description": "A 3-letter currency code, stored upper-case; defaults to the "
+                                             "instance's ORDERS_DEFAULT_CURRENCY (EUR)"})
+    status = Text(load_default="new", validate=ma.validate.OneOf(STATUSES),
+                  metadata={"description": "Where the order stands", "example": EXAMPLE_CONTENT["status"]})
+    note = Text(load_default="", validate=ma.validate.Length(max=5000),
+                metadata={"description": "Free text (may be empty)", "example": EXAMPLE_CONTENT["note"]})
+    deleted = ma.fields.Boolean(load_default=False, metadata={"description": "A tombstone; deletes sync as PUTs",
+                                                              "example": False})
 
     class Meta:
         ordered = True
 
 
 class OrderCreateSchema(OrderContentSchema):
-    uuid = ma.fields.UUID(metadata={"description": "May be supplied by the client; generated otherwise"})
+    uuid = ma.fields.UUID(metadata={"description": "May be supplied by the client (a retry then finds the order "
+                                                   "it created); generated otherwise", "example": EXAMPLE_UUID})
 
 
 class OrderSchema(OrderCreateSchema):
-    total = ma.fields.String(dump_only=True, metadata={"description": "Sum of qty x unit_price, decimal string"})
-    created_at = ma.fields.AwareDateTime(dump_only=True)
-    updated_at = ma.fields.AwareDateTime(dump_only=True)
-    version = ma.fields.Integer(dump_only=True, metadata={"description": "Moves on every real change; the ETag"})
-    seq = ma.fields.Integer(dump_only=True, metadata={"description": "Position in this instance's change feed"})
+    total = ma.fields.String(dump_only=True, metadata={"description": "Sum of qty x unit_price, decimal string",
+                                                       "example": EXAMPLE_ORDER["total"]})
+    created_at = ma.fields.AwareDateTime(dump_only=True, metadata={"description": "When the order was created (UTC)",
+                                                                   "example": EXAMPLE_ORDER["created_at"]})
+    updated_at = ma.fields.AwareDateTime(dump_only=True, metadata={
+        "description": "When its content last changed (UTC)", "example": EXAMPLE_ORDER["updated_at"]})
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "Moves on every real change; the ETag",
+                                                          "example": EXAMPLE_ORDER["version"]})
+    seq = ma.fields.Integer(dump_only=True, metadata={"description": "Position in this instance's change feed",
+                                                      "example": EXAMPLE_ORDER["seq"]})
 
 
 class OrderQueryArgsSchema(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
-    per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=FEED_MAX_PER_PAGE),
-                                 metadata={"description": f"Items per page (at most {FEED_MAX_PER_PAGE})"})
-    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
-    customer = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
-                                metadata={"description": "Substring of the customer's name or e-mail"})
-    since = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**62),
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000),
+                             metadata={"description": "1-based page number", "example": 1})
+    per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE,
+                                 validate=ma.validate.Range(min=1, max=FEED_MAX_PER_PAGE),
+                                 metadata={"description": f"Items per page (at most {FEED_MAX_PER_PAGE})",
+                                           "example": DEFAULT_PER_PAGE})
+    status = Text(validate=ma.validate.OneOf(STATUSES),
+                  metadata={"description": "Only orders in this status", "example": "paid"})
+    customer = Text(validate=ma.validate.Length(min=1, max=200),
+                    metadata={"description": "Substring of the customer's name or e-mail, any case",
+                              "example": "lovelace"})
+    since = ma.fields.Integer(validate=ma.validate.Range(min=0, max=SEQ_MAX),
                               metadata={"description": "Change feed: orders changed after this seq, tombstones "
-                                                       "included, ordered by seq (read page 1, then move since)"})
-    include_deleted = ma.fields.Boolean(load_default=False)
+                                                       "included, ordered by seq (read page 1, then move since)",
+                                        "example": 1041})
+    include_deleted = ma.fields.Boolean(load_default=False, metadata={
+        "description": "List soft-deleted orders too (the change feed always includes them)", "example": False})
 
 
 class CollisionSchema(ma.Schema):
-    id = ma.fields.Integer()
-    uuid = ma.fields.String()
-    detected_at = ma.fields.AwareDateTime()
-    local_version = ma.fields.Integer(allow_none=True)
-    local_content = ma.fields.Dict()
-    peer_version = ma.fields.Integer()
-    peer_content = ma.fields.Dict()
-    resolved_at = ma.fields.AwareDateTime(allow_none=True)
-    resolution = ma.fields.String(allow_none=True)
-    losing_content = ma.fields.Dict(allow_none=True)
+    id = ma.fields.Integer(metadata={"description": "The collision's id on this instance", "example": 7})
+    uuid = ma.fields.String(metadata={"description": "The order both sides changed", "example": EXAMPLE_UUID})
+    detected_at = ma.fields.AwareDateTime(metadata={"description": "When a sync round found it (UTC)",
+                                                    "example": EXAMPLE_COLLISION["detected_at"]})
+    local_version = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The order's version on this instance when the collision was (last) seen", "example": 3})
+    local_content = ma.fields.Dict(metadata={"description": "This instance's content (the fields a write sends)",
+                                             "example": EXAMPLE_CONTENT})
+    peer_version = ma.fields.Integer(metadata={"description": "The order's version on the peer (its latest seen)",
+                                               "example": 4})
+    peer_content = ma.fields.Dict(metadata={"description": "The peer's content", "example": EXAMPLE_PEER_CONTENT})
+    resolved_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When it was resolved (UTC); null while open", "example": "2026-03-04T16:40:03.871260+00:00"})
+    resolution = ma.fields.String(allow_none=True, metadata={
+        "description": "local / peer (taken by a person), auto-local / auto-peer (the newest-wins policy), "
+                       "converged (both sides came to hold the same content); null while open",
+        "example": "peer"})
+    losing_content = ma.fields.Dict(allow_none=True, metadata={
+        "description": "The content of the side not taken, kept for the record; null while open",
+        "example": EXAMPLE_CONTENT})
 
 
 class CollisionQueryArgsSchema(ma.Schema):
-    open = ma.fields.Boolean(load_default=True, metadata={"description": "Only unresolved collisions"})
+    open = ma.fields.Boolean(load_default=True, metadata={
+        "description": "Only unresolved collisions (false: resolved ones too)", "example": True})
 
 
 class ResolveSchema(ma.Schema):
     take = ma.fields.String(required=True, validate=ma.validate.OneOf(("local", "peer")),
-                            metadata={"description": "Which side's version wins"})
+                            metadata={"description": "Which side's version wins: this instance's (local) or the "
+                                                     "peer's", "example": "peer"})
 
 
 class SyncStatusSchema(ma.Schema):
-    instance = ma.fields.String()
-    peer = ma.fields.String(allow_none=True)
-    policy = ma.fields.String()
-    checkpoint = ma.fields.Integer()
+    instance = ma.fields.String(metadata={"description": "This instance (ORDERS_INSTANCE)", "example": "A"})
+    peer = ma.fields.String(allow_none=True, metadata={
+        "description": "The peer's base URL, any credentials redacted; null when ORDERS_PEER_URL is not set",
+        "example": "http://orders-b:8000"})
+    policy = ma.fields.String(metadata={"description": "ORDERS_SYNC_POLICY: manual (collisions wait for a person) "
+                                                       "or newest-wins", "example": "manual"})
+    checkpoint = ma.fields.Integer(metadata={"description": "The last seq of the peer's change feed applied here",
+                                             "example": 1041})
     lag = ma.fields.Dict(metadata={"description": "peer_changes: peer feed entries not yet pulled (last round); "
                                                   "local_pending: local changes not yet pushed; seconds since the "
-                                                  "last successful round"})
-    states = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    open_collisions = ma.fields.Integer()
-    last_round_at = ma.fields.String(allow_none=True)
-    last_success_at = ma.fields.String(allow_none=True)
-    last_error = ma.fields.String(allow_none=True)
+                                                  "last successful round (null before the first)",
+                                   "example": EXAMPLE_LAG})
+    states = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
+        "description": "How many orders are in each sync state (NEW, UPD, DEL: waiting to be pushed; OK, "
+                       "DEL_SYNCED: in agreement; COLLISION: waiting for a decision; ERROR: the peer refused a write)",
+        "example": EXAMPLE_STATES})
+    open_collisions = ma.fields.Integer(metadata={"description": "Collisions waiting for a decision", "example": 1})
+    last_round_at = ma.fields.String(allow_none=True, metadata={
+        "description": "When the last round ended, ISO 8601 UTC; null before the first",
+        "example": "2026-03-04T16:02:12.250117+00:00"})
+    last_success_at = ma.fields.String(allow_none=True, metadata={
+        "description": "When the last successful round ended; null before the first",
+        "example": "2026-03-04T16:02:12.250117+00:00"})
+    last_error = ma.fields.String(allow_none=True, metadata={
+        "description": "Why the last round failed; null when it succeeded", "example": "GET /orders: ConnectionError"})

@@ -1,6 +1,7 @@
 """The orders API through the front door: create, retry, replace with If-Match, tombstones, feed."""
 from __future__ import annotations
 
+import json
 import uuid as uuidlib
 
 from tests.orders.conftest import AUTH, order_body
@@ -114,3 +115,46 @@ def test_writes_need_the_service_token(client):
     assert client.post("/orders", json=order_body()).status_code == 401
     assert client.post("/orders", json=order_body(), headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert client.get("/orders").json["count"] == 0
+
+
+def post_raw(client, body: dict):
+    """POST with the body JSON-escaped by hand: the test client cannot encode a lone surrogate itself."""
+    return client.post("/orders", data=json.dumps(body), content_type="application/json", headers=AUTH)
+
+
+def test_text_no_database_can_hold_is_a_422_and_never_poisons_the_list(client):
+    # A NUL failed in PostgreSQL (500); a lone surrogate failed to store, or (inside items, which
+    # are stored as escaped JSON) was stored and then broke every list and feed page holding it.
+    for body in (order_body(customer_name="Ada\x00"), order_body(note="\ud800"), order_body(number="ORD-\udfff"),
+                 order_body(items=[{"sku": "MUG-\ud800", "qty": 1, "unit_price": "1"}]),
+                 order_body(items=[{"sku": "MUG-1", "name": "Mug\x00", "qty": 1, "unit_price": "1"}])):
+        response = post_raw(client, body)
+        assert response.status_code == 422, (body, response.json)
+    assert client.get("/orders?customer=%00").status_code == 422
+    assert client.get("/orders").json["count"] == 0 and client.get("/orders?since=0").status_code == 200
+
+
+def test_a_currency_code_with_a_trailing_newline_is_refused(client):
+    # Regexp's `$` matched before the newline: "EUR\n" was stored (a 500 in PostgreSQL's 3-character column).
+    response = client.post("/orders", json=order_body(currency="EUR\n"), headers=AUTH)
+    assert response.status_code == 422 and "currency" in response.json["errors"]["json"]
+    assert create(client, currency="usd")["currency"] == "USD"
+
+
+def test_a_negative_zero_price_is_stored_as_zero(client):
+    # "-0.00" did not match the documented unit_price pattern.
+    order = create(client, items=[{"sku": "FREE-1", "qty": 1, "unit_price": "-0"}])
+    assert order["items"][0]["unit_price"] == "0.00" and order["total"] == "0.00"
+
+
+def test_if_match_with_a_non_ascii_digit_is_a_400(client):
+    # str.isdigit() takes "²" (latin-1, so a valid header byte), which int() refuses: a 500.
+    order = create(client)
+    response = client.put(f"/orders/{order['uuid']}", json=order_body(), headers={**AUTH, "If-Match": '"\xb2"'})
+    assert response.status_code == 400 and response.json["message"].startswith("If-Match must be")
+
+
+def test_since_is_bounded_by_the_seq_column(client):
+    # seq is a 32-bit integer: PostgreSQL refused a larger bound with a 500.
+    assert client.get(f"/orders?since={2**31 - 1}").json == {"count": 0, "data": []}
+    assert client.get(f"/orders?since={2**31}").status_code == 422

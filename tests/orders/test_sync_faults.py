@@ -101,7 +101,7 @@ def test_concurrent_edits_collide_then_resolution(stack):
     stack.put(stack.a, order["uuid"], note="A says")
     stack.put(stack.b, order["uuid"], note="B says")
     stack.proxy.down = False
-    collision = eventually(lambda: stack.collisions(), message="a collision")[0]
+    collision = eventually(stack.collisions, message="a collision")[0]
     assert collision["uuid"] == order["uuid"] and collision["peer_content"]["note"] == "B says"
     assert stack.status()["states"]["COLLISION"] == 1
     assert stack.get(stack.a, order["uuid"])["note"] == "A says"
@@ -119,7 +119,7 @@ def test_delete_against_edit(stack):
     stack.delete(stack.a, order["uuid"])
     stack.put(stack.b, order["uuid"], status="paid")
     stack.proxy.down = False
-    eventually(lambda: stack.collisions(), message="a collision")
+    eventually(stack.collisions, message="a collision")
     stack.resolve(order["uuid"], "local")
     stack.on_b(order["uuid"], lambda o: o["deleted"])
     stack.assert_converged(expected_orders=1)

@@ -5,23 +5,37 @@ from datetime import datetime
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from services.orders.models import Collision, db
 from services.orders.schemas import (
+    EXAMPLE_COLLISION,
+    EXAMPLE_CONTENT,
+    EXAMPLE_LAG,
+    EXAMPLE_STATES,
+    EXAMPLE_UUID,
     CollisionQueryArgsSchema,
     CollisionSchema,
     ResolveSchema,
     SyncStatusSchema,
 )
 from services.orders.sync import ledger as ledgers
-from shared.api import ErrorSchema
+from shared.api import DATABASE_DOWN_MESSAGE, Blueprint, path_parameter
 from shared.auth import service_token_required
 from shared.redact import redact_url
 from shared.timeutil import utcnow
 
 blp = Blueprint("sync", __name__, description="Two-way sync with the peer instance: status and collisions")
+
+# Instance A a moment after a round that found one collision; one local change waits to be pushed.
+STATUS_EXAMPLE = {"instance": "A", "peer": "http://orders-b:8000", "policy": "manual", "checkpoint": 1041,
+                  "lag": EXAMPLE_LAG, "states": EXAMPLE_STATES, "open_collisions": 1,
+                  "last_round_at": "2026-03-04T16:02:12.250117+00:00",
+                  "last_success_at": "2026-03-04T16:02:12.250117+00:00", "last_error": None}
+# The collision above, resolved for the peer's side: the local content is kept as the loser.
+RESOLVED_EXAMPLE = {**EXAMPLE_COLLISION, "resolved_at": "2026-03-04T16:40:03.871260+00:00", "resolution": "peer",
+                    "losing_content": EXAMPLE_CONTENT}
 
 
 def sync_status() -> dict:
@@ -47,7 +61,9 @@ def sync_status() -> dict:
 
 @blp.route("/sync/status")
 class SyncStatus(MethodView):
-    @blp.response(200, SyncStatusSchema)
+    @blp.response(200, SyncStatusSchema, example=STATUS_EXAMPLE,
+                  description="The integration's state as this instance's database records it")
+    @blp.error(503, "The database is not available", DATABASE_DOWN_MESSAGE)
     def get(self):
         """The peer, the checkpoint, the lag, counts per state, the last error"""
         return sync_status()
@@ -56,7 +72,8 @@ class SyncStatus(MethodView):
 @blp.route("/sync/collisions")
 class Collisions(MethodView):
     @blp.arguments(CollisionQueryArgsSchema, location="query")
-    @blp.response(200, CollisionSchema(many=True))
+    @blp.response(200, CollisionSchema(many=True), example=[EXAMPLE_COLLISION],
+                  description="The collisions; each keeps both sides' content")
     def get(self, args):
         """Collisions, newest first (open ones only unless open=false)"""
         stmt = select(Collision).order_by(Collision.id.desc())
@@ -65,12 +82,16 @@ class Collisions(MethodView):
         return db.session.scalars(stmt).all()
 
 
-@blp.route("/sync/collisions/<uuid:uuid>/resolve")
+@blp.route("/sync/collisions/<uuid:uuid>/resolve",
+           parameters=[path_parameter("uuid", "The uuid of the order whose collision to resolve", EXAMPLE_UUID)])
 class ResolveCollision(MethodView):
     @service_token_required
     @blp.arguments(ResolveSchema)
-    @blp.response(200, CollisionSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="The order has no open collision")
+    @blp.response(200, CollisionSchema, example=RESOLVED_EXAMPLE,
+                  description="The collision, resolved; taking the peer's side has written it here already, taking "
+                              "the local side pushes it to the peer on the next round")
+    @blp.error(404, "The order has no open collision (or the uuid is malformed)",
+               f"Order {EXAMPLE_UUID} has no open collision.")
     def post(self, args, uuid):
         """Resolve an order's open collision by taking the local or the peer side"""
         try:

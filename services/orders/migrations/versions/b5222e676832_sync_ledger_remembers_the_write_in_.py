@@ -7,7 +7,7 @@ Create Date: 2026-11-22 20:29:07.848760
 """
 from alembic import op
 import sqlalchemy as sa
-import shared.db
+import shared.db  # noqa: F401 - the template's import, for UTCDateTime columns
 
 
 # revision identifiers, used by Alembic.

@@ -1,7 +1,7 @@
 """orders, feed counter, sync ledger and collisions
 
 Revision ID: e8181e2088f9
-Revises: 
+Revises:
 Create Date: 2026-11-22 19:52:33.311483
 
 """
