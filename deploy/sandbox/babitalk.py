@@ -91,7 +91,8 @@ class BabitalkState(CommunityState):
         created = datetime.fromisoformat(talk["created_at"])
         return [{"id": talk["id"] * 100 + k, "parent_id": None, "is_parent": True, "user": user(rng),
                  "to_name": None, "is_del": 1 if k == 5 else 0, "blind_at": None, "blind_type": None,
-                 "text": sentence(rng), "created_at": (created + timedelta(minutes=k + 1)).strftime("%Y-%m-%d %H:%M:%S")}
+                 "text": sentence(rng),
+                 "created_at": (created + timedelta(minutes=k + 1)).strftime("%Y-%m-%d %H:%M:%S")}
                 for k in range(talk["total_comment"])]
 
     def memo_view(self, memo: dict) -> dict:

@@ -210,8 +210,8 @@ def attempts_between(start: datetime, end: datetime, per_day: int, seed: int,
         if high >= 0 and low < DAY_US:
             for index in generated.index_range(max(low, 0), min(high, DAY_US)):
                 offset = generated.offset_us(index)
-                if (offset > low or start_inclusive and offset == low) and \
-                        (offset < high or end_inclusive and offset == high):
+                if (offset > low or (start_inclusive and offset == low)) and \
+                        (offset < high or (end_inclusive and offset == high)):
                     yield generated.record(index, offset)
         day += timedelta(days=1)
 

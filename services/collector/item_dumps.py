@@ -114,6 +114,10 @@ def start_dump(task_id: str, database_url: str, table: str, config) -> ItemDump:
 
 
 def get_dump(dump_id: str) -> ItemDump | None:
+    try:
+        uuid.UUID(dump_id)  # dump ids are UUIDs; anything else (a NUL byte PostgreSQL refuses) is unknown
+    except ValueError:
+        return None
     return db.session.get(ItemDump, dump_id)
 
 
@@ -178,7 +182,7 @@ def run_dump(dump_id: str) -> None:
                 written += len(batch)
         finally:
             engine.dispose()
-    except Exception as exc:  # noqa: BLE001 (any failure of the analyst's database ends the dump, explained)
+    except Exception as exc:  # any failure of the analyst's database ends the dump, explained
         status, error = "failed", _clean(f"{type(exc).__name__}: {exc}", password)
         log.warning("dump %s failed: %s", dump_id, error)
         db.session.rollback()

@@ -207,7 +207,7 @@ def _execute(task: Task, worker: str) -> None:
     line = {COMPLETED: "Completed", CANCELLED: "Cancelled", FAILED: f"Failed: {error}"}[status]
     try:
         ctx.log(line, "ERROR" if status == FAILED else "INFO")
-    except Exception:  # noqa: BLE001 (the outcome below must still be recorded)
+    except Exception:  # the outcome below must still be recorded
         db.session.rollback()
     db.session.execute(update(Task).where(Task.id == task.id).values(
         peak_memory=_peak_rss_bytes(), progress=Task.total if status == COMPLETED and task.total else Task.progress))
@@ -239,7 +239,7 @@ class Heartbeat(threading.Thread):
                     self.ctx.rt.limiter.renew(self.ctx.task_id)
                     if self.ctx.rt.cancel_requested(self.ctx.task_id):
                         self.ctx._cancelled.set()
-                except Exception as exc:  # noqa: BLE001 (a missed beat must not end the thread)
+                except Exception as exc:  # a missed beat must not end the thread
                     db.session.rollback()
                     log.warning("heartbeat of task %s failed: %s", self.ctx.task_id, exc)
 

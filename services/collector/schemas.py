@@ -6,30 +6,60 @@ from marshmallow import fields
 
 from services.collector.models import STATUSES
 from shared.pagination import PaginationQueryArgsSchema
+from shared.text import storable
+
+
+TASK_ID = "72390030-8d22-4e21-8959-874530834630"  # the examples' task: a babitalk pull, completed
+RULES = {"model": "keyword", "labels": {"price": ["가격", "비싸"], "swelling": ["붓기"]}}
 
 
 class TaskSchema(ma.Schema):
-    id = fields.String(dump_only=True)
-    type = fields.String(metadata={"description": "<source>_collect"})
-    status = fields.String(metadata={"description": " | ".join(STATUSES)})
-    progress = fields.Float()
-    total = fields.Float(allow_none=True)
-    current_step = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime()
-    started_at = fields.AwareDateTime(allow_none=True)
-    completed_at = fields.AwareDateTime(allow_none=True)
-    error = fields.String(allow_none=True)
-    result_summary = fields.Dict()
-    logs = fields.List(fields.String(), metadata={"description": "The latest lines, '[HH:MM:SS] message'"})
-    params = fields.Dict(metadata={"description": "The start params as given, secrets masked"})
-    queue = fields.String()
-    not_before = fields.AwareDateTime(allow_none=True, metadata={"description": "Start allowed from (countdown)"})
-    run_time = fields.Method("get_run_time", metadata={"description": "Seconds from start to end (or now)"})
-    peak_memory = fields.Integer(allow_none=True, metadata={"description": "Bytes: peak RSS of its worker process"})
-    rows_received = fields.Integer()
-    rows_written = fields.Integer()
-    rows_rejected = fields.Integer()
-    attempt = fields.Integer()
+    id = fields.String(dump_only=True, metadata={"description": "The task's id (a UUID)", "example": TASK_ID})
+    type = fields.String(metadata={"description": "<source>_collect", "example": "babitalk_collect"})
+    status = fields.String(metadata={"description": " | ".join(STATUSES), "example": "completed"})
+    progress = fields.Float(metadata={"description": "Units done, out of total (categories, pages, windows, rows)",
+                                      "example": 2.0})
+    total = fields.Float(allow_none=True, metadata={"description": "Units in all (null until the source knows)",
+                                                    "example": 2.0})
+    current_step = fields.String(allow_none=True, metadata={"description": "What the task is doing now",
+                                                            "example": "done"})
+    created_at = fields.AwareDateTime(metadata={"description": "When it was started (UTC)",
+                                                "example": "2026-05-20T01:00:00.008828+00:00"})
+    started_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When a worker took it (null while pending)", "example": "2026-05-20T01:00:00.083615+00:00"})
+    completed_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When it completed, failed or was cancelled (null until then)",
+        "example": "2026-05-20T01:00:41.183739+00:00"})
+    error = fields.String(allow_none=True, metadata={"description": "Why it failed (secrets masked); null otherwise",
+                                                     "example": None})
+    result_summary = fields.Dict(metadata={
+        "description": "The source's summary once completed: counts per kind and category, label rates ({} before)",
+        "example": {"status": "success", "target_date": "2026-05-19", "total_items": 63, "total_reviews": 3,
+                    "total_posts": 3, "total_comments": 57, "category_reviews_count": 3, "category_talks_count": 60,
+                    "skipped": 0, "requests": 6, "unique_authors": 12, "labeled_items": 21,
+                    "rate_of_label": {"price": 0.1905, "swelling": 0.1587}}})
+    logs = fields.List(fields.String(), metadata={
+        "description": "The latest lines, '[HH:MM:SS] message'",
+        "example": ["[01:00:00] Task created on queue default",
+                    "[01:00:00] Started babitalk_collect (attempt 1) on collector-worker-1:16323",
+                    "[01:00:00] Collecting babitalk back to 2026-05-19: reviews, talks, limit 200 per category",
+                    "[01:00:41] Collected 63 items (0 malformed skipped) in 6 requests",
+                    "[01:00:41] Completed"]})
+    params = fields.Dict(metadata={
+        "description": "The start params as given, secrets masked",
+        "example": {"target_date": "2026-05-19", "categories": ["reviews", "talks"], "limit": 200, "rules": RULES}})
+    queue = fields.String(metadata={"description": "The queue it runs on (COLLECTOR_QUEUES)", "example": "default"})
+    not_before = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "Start allowed from (countdown); null when started without one", "example": None})
+    run_time = fields.Method("get_run_time", metadata={
+        "description": "Seconds from start to end (or now); null while pending", "type": "number", "nullable": True,
+        "example": 41.1})
+    peak_memory = fields.Integer(allow_none=True, metadata={"description": "Bytes: peak RSS of its worker process",
+                                                            "example": 150761472})
+    rows_received = fields.Integer(metadata={"description": "Records read from the upstream", "example": 63})
+    rows_written = fields.Integer(metadata={"description": "Records stored or delivered", "example": 63})
+    rows_rejected = fields.Integer(metadata={"description": "Records refused as malformed or invalid", "example": 0})
+    attempt = fields.Integer(metadata={"description": "1, or more once re-run after a lost worker", "example": 1})
 
     def get_run_time(self, task):
         from shared.timeutil import utcnow
@@ -44,21 +74,27 @@ class TaskListItemSchema(TaskSchema):
 
 
 class TaskCreatedSchema(ma.Schema):
-    task_id = fields.String()
-    message = fields.String()
-    status = fields.String()
+    task_id = fields.String(metadata={"description": "The new task's id (or the existing one, for a repeated "
+                                                     "idempotency_key)", "example": TASK_ID})
+    message = fields.String(metadata={"description": "Started, or already there for this idempotency_key",
+                                      "example": "babitalk_collect task started"})
+    status = fields.String(metadata={"description": "pending for a new task", "example": "pending"})
 
 
 class TaskCancelledSchema(ma.Schema):
-    task_id = fields.String()
-    message = fields.String()
-    status = fields.String()
+    task_id = fields.String(metadata={"description": "The task's id", "example": TASK_ID})
+    message = fields.String(metadata={"description": "Cancelled at once (pending) or asked to stop (running)",
+                                      "example": "Cancel requested; the task stops at its next checkpoint."})
+    status = fields.String(metadata={"description": "cancelled (was pending) or cancelling (was running)",
+                                     "example": "cancelling"})
 
 
 class TaskQueryArgsSchema(PaginationQueryArgsSchema):
     status = fields.List(fields.String(validate=ma.validate.OneOf(STATUSES)), load_default=list,
-                         metadata={"description": "Repeat or comma-separate for several"})
-    source = fields.String(load_default=None)
+                         metadata={"description": "Repeat or comma-separate for several",
+                                   "example": ["running", "pending"]})
+    source = fields.String(load_default=None, validate=storable, metadata={
+        "description": "Only this source's tasks (a name from GET /sources)", "example": "babitalk"})
 
     @ma.pre_load
     def split_commas(self, data, **kwargs):
@@ -70,37 +106,62 @@ class TaskQueryArgsSchema(PaginationQueryArgsSchema):
 
 
 class LogLineSchema(ma.Schema):
-    id = fields.Integer()
-    at = fields.AwareDateTime()
-    level = fields.String()
-    message = fields.String()
-    line = fields.String(metadata={"description": "'[HH:MM:SS] message'"})
+    id = fields.Integer(metadata={"description": "The line's id, increasing", "example": 4})
+    at = fields.AwareDateTime(metadata={"description": "When it was written (UTC)",
+                                        "example": "2026-05-20T01:00:41.179738+00:00"})
+    level = fields.String(metadata={"description": "INFO | WARNING | ERROR", "example": "INFO"})
+    message = fields.String(metadata={"description": "The text (secrets masked)",
+                                      "example": "Collected 63 items (0 malformed skipped) in 6 requests"})
+    line = fields.String(metadata={"description": "'[HH:MM:SS] message'",
+                                   "example": "[01:00:41] Collected 63 items (0 malformed skipped) in 6 requests"})
 
 
 class SummarySchema(ma.Schema):
-    total_tasks = fields.Integer()
-    pending = fields.Integer()
-    running = fields.Integer(metadata={"description": "Running or cancelling"})
-    completed = fields.Integer()
-    failed = fields.Integer()
-    cancelled = fields.Integer()
-    timestamp = fields.AwareDateTime()
+    total_tasks = fields.Integer(metadata={"description": "Tasks kept (the purge removes old finished ones)",
+                                           "example": 42})
+    pending = fields.Integer(metadata={"description": "Waiting for a worker or their countdown", "example": 1})
+    running = fields.Integer(metadata={"description": "Running or cancelling", "example": 2})
+    completed = fields.Integer(metadata={"description": "Completed", "example": 36})
+    failed = fields.Integer(metadata={"description": "Failed", "example": 2})
+    cancelled = fields.Integer(metadata={"description": "Cancelled", "example": 1})
+    timestamp = fields.AwareDateTime(metadata={"description": "When the counts were taken (UTC)",
+                                               "example": "2026-05-20T01:05:00.509604+00:00"})
 
 
 class CleanupQueryArgsSchema(ma.Schema):
-    max_age_hours = fields.Float(load_default=24.0, validate=ma.validate.Range(min=0, max=24 * 365 * 100))
+    max_age_hours = fields.Float(load_default=24.0, validate=ma.validate.Range(min=0, max=24 * 365 * 100), metadata={
+        "description": "Remove completed, failed and cancelled tasks that ended more than this many hours ago",
+        "example": 72})
 
 
 class CleanupSchema(ma.Schema):
-    deleted = fields.Integer()
-    message = fields.String()
+    deleted = fields.Integer(metadata={"description": "Tasks removed (with their logs and item links)",
+                                       "example": 12})
+    message = fields.String(metadata={"description": "The same in words",
+                                      "example": "Removed 12 finished tasks older than 72 h."})
 
 
 class SourceSchema(ma.Schema):
-    name = fields.String()
-    type = fields.String()
-    description = fields.String()
-    params = fields.Dict(metadata={"description": "JSON schema of the start body"})
-    secret_params = fields.List(fields.String())
-    pacing_seconds = fields.Float()
-    schedule = fields.Dict(allow_none=True)
+    name = fields.String(metadata={"description": "The {source} of POST /{source}/start", "example": "trials"})
+    type = fields.String(metadata={"description": "Its tasks' type", "example": "trials_collect"})
+    description = fields.String(metadata={
+        "description": "What it collects",
+        "example": "Clinical-trial projects from odcloud (data.go.kr dataset 3074271), as one full snapshot"})
+    params = fields.Dict(metadata={
+        "description": "The start body's fields: type, required, description, default and enum of each",
+        "example": {
+            "per_page": {"type": "integer", "required": False, "default": None,
+                         "description": "Rows per odcloud page (default ODCLOUD_PER_PAGE)"},
+            "force": {"type": "boolean", "required": False, "default": False,
+                      "description": "Complete the snapshot even if it holds few trials (TRIALS_MIN_SNAPSHOT_RATIO)"},
+            "service_key": {"type": "string", "required": False, "default": None,
+                            "description": "A data.go.kr key for this run (default ODCLOUD_SERVICE_KEY)"},
+            "countdown": {"type": "number", "required": False, "default": 0,
+                          "description": "Seconds before the task may start"}}})
+    secret_params = fields.List(fields.String(), metadata={
+        "description": "Params kept encrypted, never stored in clear or shown", "example": ["service_key"]})
+    pacing_seconds = fields.Float(metadata={"description": "Pause between upstream requests "
+                                                           "(COLLECTOR_PACING_<NAME>)", "example": 0.5})
+    schedule = fields.Dict(allow_none=True, metadata={
+        "description": "When the scheduler starts it (null: only on request)",
+        "example": {"cron": "0 0 * * *", "timezone": "Asia/Seoul", "params": {}}})

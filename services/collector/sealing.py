@@ -16,13 +16,16 @@ class SealingUnavailable(RuntimeError):
     """Neither COLLECTOR_SECRET_KEY nor SERVICE_TOKEN is configured."""
 
 
+NO_KEY_MESSAGE = "Secret params need COLLECTOR_SECRET_KEY or SERVICE_TOKEN to be configured."
+
+
 def _fernet(config) -> Fernet:
     key = config.get("COLLECTOR_SECRET_KEY")
     if key:
         return Fernet(key)
     token = config.get("SERVICE_TOKEN")
     if not token:
-        raise SealingUnavailable("Secret params need COLLECTOR_SECRET_KEY or SERVICE_TOKEN to be configured.")
+        raise SealingUnavailable(NO_KEY_MESSAGE)
     digest = hashlib.sha256(b"collector-secrets:" + token.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 

@@ -36,12 +36,14 @@ from services.collector.sealing import seal
 from services.collector.sources import SOURCES
 from services.collector.sources.base import Source
 from shared.redact import MASK, SECRET_KEYS, redact, redact_text
+from shared.text import storable
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_COUNTDOWN = 7 * 24 * 3600 - 3600  # Dramatiq's Redis broker delays messages by less than 7 days
 COMMON_FIELDS = ("countdown", "queue", "idempotency_key", "callback_url")
+NOT_QUEUED_MESSAGE = "The task queue (Redis) is not available; the task was not started."
 
 
 class UnknownSource(LookupError):
@@ -64,8 +66,9 @@ class CommonStartSchema(ma.Schema):
     countdown = ma.fields.Float(load_default=0, validate=ma.validate.Range(min=0, max=MAX_COUNTDOWN), metadata={
         "description": "Seconds before the task may start"})
     queue = ma.fields.String(load_default=None, metadata={"description": "A named queue (COLLECTOR_QUEUES)"})
-    idempotency_key = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=200), metadata={
-        "description": "The same key and body return the existing task; another body is refused (409)"})
+    idempotency_key = ma.fields.String(load_default=None, validate=[ma.validate.Length(min=1, max=200), storable],
+                                       metadata={"description": "The same key and body return the existing task; "
+                                                                "another body is refused (409)"})
     callback_url = ma.fields.Url(load_default=None, schemes={"http", "https"}, require_tld=False, metadata={
         "description": "POSTed a JSON summary when the task ends"})
 
@@ -137,7 +140,7 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
     except Exception as exc:  # the broker is down: the task must not stay pending forever
         log.error("enqueue of task %s failed: %s", task.id, exc)
         finish(task.id, FAILED, error=f"Could not enqueue the task: {type(exc).__name__}", expected=(PENDING,))
-        raise EnqueueFailed("The task queue (Redis) is not available; the task was not started.") from exc
+        raise EnqueueFailed(NOT_QUEUED_MESSAGE) from exc
     return task, True
 
 
@@ -241,7 +244,7 @@ def notify_end(task: Task) -> None:
     if task.callback_url:
         try:
             runtime().enqueue_callback(task.id)
-        except Exception as exc:  # noqa: BLE001 (the task has ended; a lost callback is logged)
+        except Exception as exc:  # the task has ended; a lost callback is logged
             log.error("could not enqueue the callback of task %s: %s", task.id, exc)
 
 

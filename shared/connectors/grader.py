@@ -198,7 +198,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def windows(start: datetime, end: datetime, size: timedelta = timedelta(hours=1)) -> Iterator[tuple[datetime, datetime]]:
+def windows(start: datetime, end: datetime,
+            size: timedelta = timedelta(hours=1)) -> Iterator[tuple[datetime, datetime]]:
     """Half-open windows [a, b) covering [start, end), each at most `size` long."""
     if size <= timedelta(0):
         raise ValueError("the window size must be positive")

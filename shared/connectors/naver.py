@@ -79,7 +79,8 @@ class NaverCafeClient(CommunityClient):
                                  params={"useCafeId": "true", "requestFrom": "A"}, headers=self._headers)
         menus = ((body or {}).get("result") or {}).get("menus") or []
         boards = [m for m in menus if isinstance(m, dict) and m.get("menuType") not in HIDDEN_MENU_TYPES]
-        return [{**m, "name": html.unescape(str(m.get("name", "")))} for m in sorted(boards, key=lambda m: m.get("sort", 0))]
+        boards.sort(key=lambda m: m.get("sort", 0))
+        return [{**m, "name": html.unescape(str(m.get("name", "")))} for m in boards]
 
     def collect(self, cafe_id: int, target_date: date, menu_ids: Iterable[int] = (),
                 limit: int | None = None) -> Iterator[CollectedItem]:

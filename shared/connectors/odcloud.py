@@ -68,7 +68,7 @@ class OdcloudClient:
             raise OdcloudError(f"odcloud page {page}: HTTP {response.status_code}, unexpected body",
                                status=response.status_code)
         code = body.get("code")
-        if isinstance(code, int) and code < 0 or not isinstance(body.get("data"), list):
+        if (isinstance(code, int) and code < 0) or not isinstance(body.get("data"), list):
             raise OdcloudError(f"odcloud page {page}: HTTP {response.status_code}, code {code}: {body.get('msg', '')}",
                                status=response.status_code, code=code)
         return OdcloudPage(

@@ -92,7 +92,8 @@ def make_posts(engine: Engine, name: str, rows: list[tuple]) -> None:
                   Column("body", Text), Column("writer", String(50)), Column("posted_at", DateTime))
     table.create(engine)
     with engine.begin() as connection:
-        connection.execute(table.insert(), [dict(zip(("post_id", "body", "writer", "posted_at"), row)) for row in rows])
+        columns = ("post_id", "body", "writer", "posted_at")
+        connection.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def table_names(engine: Engine) -> list[str]:

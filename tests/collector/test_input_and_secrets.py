@@ -25,6 +25,7 @@ API = "/api/v1/async-collection"
     ({"callback_url": "not a url"}, "callback_url"),
     ({"idempotency_key": ""}, "idempotency_key"),
     ({"idempotency_key": "k" * 201}, "idempotency_key"),
+    ({"idempotency_key": "nightly\x00"}, "idempotency_key"),
 ])
 def test_bad_start_params_are_422_naming_the_field(client, body, field):
     response = client.post(f"{API}/trials/start", json=body)
@@ -49,6 +50,16 @@ def test_other_bad_requests(client):
     assert client.get(f"{API}/tasks?per_page=0").status_code == 422
     assert client.get(f"{API}/tasks?page=2").status_code == 404
     assert client.post(f"{API}/cleanup?max_age_hours=-1").status_code == 422
+
+
+def test_a_nul_character_is_bad_input_not_a_server_error(client):
+    """PostgreSQL text cannot hold NUL: it was a 500 there (a DataError) for these three; sent by any fuzzer."""
+    start(client, countdown=600, idempotency_key="nightly-2026-01-01")
+    nul_source = client.get(f"{API}/tasks?source=trials%00")
+    assert nul_source.status_code == 422 and "source" in nul_source.json["errors"]["query"]
+    assert client.get(f"{API}/dump/%00").status_code == 404
+    assert client.get(f"{API}/dump/not-a-uuid").status_code == 404
+    assert client.post(f"{API}/trials/start", json={"idempotency_key": "nightly-2026-01-01\x00"}).status_code == 422
 
 
 def test_an_empty_body_starts_with_the_defaults(client):
@@ -139,4 +150,5 @@ def test_callback_is_posted_with_retries(wired, client, worker):
     assert body["task_id"] == task_id and body["status"] == "success" and body["task_status"] == "completed"
     assert body["result_summary"]["created"] == 145 and body["platform"] == "trials"
     lines = client.get(f"{API}/task/{task_id}/logs?per_page=100").json["data"]
-    assert [line["message"].split(": ")[-1] for line in lines if "Callback" in line["message"]] == ["HTTP 500", "HTTP 200"]
+    callbacks = [line["message"].split(": ")[-1] for line in lines if "Callback" in line["message"]]
+    assert callbacks == ["HTTP 500", "HTTP 200"]

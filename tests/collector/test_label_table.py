@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+import schemathesis
 
 from tests.collector.conftest import start, task_of, wait_for, wait_status
 from tests.collector.label_table_support import (
@@ -73,6 +74,24 @@ def test_labels_the_rows_in_the_time_range_into_a_new_output_table(client, worke
     assert by_id[3]["labels"] == ["price", "swelling"] and by_id[3]["time"].startswith("2026-01-03T12:00:00")
 
 
+def test_the_sample_matches_the_openapi_document(client, worker, user_db):
+    """A label_table sample has its own shape (the table, labeled rows with their text): the
+    documented response must allow it, as it allows an item sample, or clients generated from it break."""
+    make_posts(user_db.engine, user_db.posts, POSTS)
+    worker(threads=1)
+    task = wait_status(client, start(client, "label_table", **body(user_db)), {"completed", "failed"})
+    assert task["status"] == "completed", task["error"]
+    document = schemathesis.openapi.from_dict(client.get("/openapi.json").json)
+    operation = document[f"{API}/task/{{task_id}}/sample"]["GET"]
+
+    labeled = client.get(f"{API}/task/{task['id']}/sample?size=2")
+    assert labeled.status_code == 200 and labeled.json["table"] == user_db.output and len(labeled.json["data"]) == 2
+    operation.validate_response(labeled)
+    items = client.get(f"{API}/task/{start(client, 'trials', countdown=3600)}/sample?size=2")
+    assert items.status_code == 200 and items.json["data"] == []
+    operation.validate_response(items)
+
+
 def test_regex_rules_replace_an_existing_output_table(client, worker, user_db):
     make_posts(user_db.engine, user_db.posts, POSTS)
     make_posts(user_db.engine, user_db.output, [(99, "old output row", None, T(2020, 1, 1))])
@@ -115,7 +134,8 @@ def test_sample_while_running_then_cancel_leaves_the_output_untouched(app, clien
     assert (sample["status"], sample["count"]) == ("running", 5) and sample["table"].startswith("lt_stage_")
     assert len(sample["data"]) == 3
     for row in sample["data"]:
-        assert 1 <= row["id"] <= 5 and row["text"] == (f"post {row['id']} 가격" if row["id"] % 2 else f"post {row['id']}")
+        assert 1 <= row["id"] <= 5
+        assert row["text"] == (f"post {row['id']} 가격" if row["id"] % 2 else f"post {row['id']}")
         assert row["labels"] == (["price"] if row["id"] % 2 else [])
     assert task["status"] == "cancelled"
     assert dump_rows(user_db.engine, user_db.output) == before
@@ -157,7 +177,8 @@ def test_output_into_another_database_and_text_times_with_offsets_in_sqlite(app,
 
     assert task["status"] == "completed", task["error"]
     output = create_engine(f"sqlite:///{target}")
-    assert read_labels(output, "posts") == {2: (["price"], {"price": ["가격"]}), 3: (["swelling"], {"swelling": ["붓기"]})}
+    assert read_labels(output, "posts") == {2: (["price"], {"price": ["가격"]}),
+                                            3: (["swelling"], {"swelling": ["붓기"]})}
     output.dispose()
     assert task["result_summary"]["unique_authors"] is None
 
@@ -200,13 +221,14 @@ def test_the_source_is_described(client):
     assert described["type"] == "label_table_collect"
     assert {"input", "start", "end", "rules", "output"} <= set(described["params"])
     assert described["params"]["rules"]["required"] is True
+    assert described["params"]["input"]["type"] == described["params"]["output"]["type"] == "object"
 
 
 def test_no_rows_in_range_gives_an_empty_output_table(client, worker, user_db):
     make_posts(user_db.engine, user_db.posts, POSTS)
     worker(threads=1)
-    task = wait_status(client, start(client, "label_table", **body(user_db, start="2030-01-01T00:00:00", end="2030-02-01T00:00:00")),
-                       {"completed", "failed"})
+    later = body(user_db, start="2030-01-01T00:00:00", end="2030-02-01T00:00:00")
+    task = wait_status(client, start(client, "label_table", **later), {"completed", "failed"})
     assert task["status"] == "completed", task["error"]
     assert (task["total"], task["result_summary"]["rows_received"]) == (0, 0)
     assert read_labels(user_db.engine, user_db.output) == {}

@@ -70,6 +70,19 @@ def test_an_unreachable_database_fails_the_task_naming_the_host_not_the_password
         assert password not in text_ and quote(password, safe="") not in text_
 
 
+def test_a_task_not_started_has_an_empty_sample_whatever_its_database(client):
+    """Nothing is labeled before a worker starts the task: no 502 for a database it has not reached yet
+    (the documented label_table example starts such a task, and the fuzzer then asks for its sample)."""
+    url = f"postgresql://analyst:pw@127.0.0.1:{free_port()}/posts"   # nothing listens there
+    task_id = start(client, "label_table", countdown=3600, **start_body(url))
+    for status in ("pending", "cancelled"):
+        sample = client.get(f"{API}/task/{task_id}/sample")
+        assert sample.status_code == 200, sample.json
+        assert (sample.json["status"], sample.json["count"], sample.json["data"]) == (status, 0, [])
+        assert sample.json["table"] == "lt_stage_" + task_id.replace("-", "")
+        client.delete(f"{API}/task/{task_id}")
+
+
 def test_a_password_the_redaction_would_miss_is_refused(client):
     response = client.post(f"{API}/label_table/start",
                            json=start_body("postgresql://analyst:two words@db.example/posts"))

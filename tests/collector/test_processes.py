@@ -18,11 +18,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def stack(app, collector_config, sandbox, trials_service, live_process):
     """Collector API + worker processes wired to the sandbox and the trials service."""
-    env = {"COLLECTOR_DATABASE_URL": collector_config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": collector_config["REDIS_URL"],
-           "COLLECTOR_NAMESPACE": collector_config["COLLECTOR_NAMESPACE"], "SERVICE_TOKEN": collector_config["SERVICE_TOKEN"],
-           "ODCLOUD_BASE_URL": sandbox.url + "/api", "ODCLOUD_SERVICE_KEY": "sandbox-key", "TRIALS_URL": trials_service.url,
-           "COLLECTOR_PACING_TRIALS": 0, "LOG_DIR": str(collector_config["LOG_DIR"]),
-           "VAR_DIR": str(collector_config["VAR_DIR"])}
+    env = {"COLLECTOR_DATABASE_URL": collector_config["SQLALCHEMY_DATABASE_URI"],
+           "REDIS_URL": collector_config["REDIS_URL"], "COLLECTOR_NAMESPACE": collector_config["COLLECTOR_NAMESPACE"],
+           "SERVICE_TOKEN": collector_config["SERVICE_TOKEN"], "ODCLOUD_BASE_URL": sandbox.url + "/api",
+           "ODCLOUD_SERVICE_KEY": "sandbox-key", "TRIALS_URL": trials_service.url, "COLLECTOR_PACING_TRIALS": 0,
+           "LOG_DIR": str(collector_config["LOG_DIR"]), "VAR_DIR": str(collector_config["VAR_DIR"])}
     port = free_port()
     api = live_process(flask_app("services.collector", port), env=env, port=port, name="collector")
     live_process(python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "4"),
@@ -31,8 +31,8 @@ def stack(app, collector_config, sandbox, trials_service, live_process):
 
 
 def cli(api_url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.collector", "--url", api_url, *args], check=False, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "services.collector", "--url", api_url, *args], check=False,
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_start_wait_fills_the_trials_service(stack, trials_service):

@@ -83,7 +83,7 @@ def ms_time(value: int) -> datetime:
 
 # --- the collector with the community sources, on a real Redis and real worker threads ------
 # The collector's own fixtures (app on a fresh database, client, Dramatiq worker threads).
-from tests.collector.conftest import app, client, collector_config, namespace, worker  # noqa: F401
+from tests.collector.conftest import app, client, collector_config, namespace, worker  # noqa: E402, F401
 
 GANGNAMUNNI_TOKEN = "gn-token-7f3a9c2e41"
 NID_AUT, NID_SES = "nid-aut-5b8e11d0c9", "nid-ses-0c4f77a2e3"

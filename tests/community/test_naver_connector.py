@@ -33,7 +33,8 @@ def test_articles_are_paged_back_to_the_target_date_with_bodies_and_comments(san
     posts = [i for i in items if i.kind == "post"]
     assert len(expected) > 10, "the window must span several pages"
     assert [p.external_id for p in posts] == [f"{PUBLIC_CAFE}:{a['articleId']}" for a in expected]
-    assert all(p.text.startswith(a["subject"] + "\n") and "<" not in p.text for p, a in zip(posts, expected))
+    assert all(p.text.startswith(a["subject"] + "\n") and "<" not in p.text
+               for p, a in zip(posts, expected, strict=True))
     comments = [i for i in items if i.kind == "comment"]
     assert len(comments) == sum(a["commentCount"] for a in expected)
     assert all(c.external_id.startswith(f"{PUBLIC_CAFE}:") for c in comments)

@@ -33,7 +33,8 @@ def test_babitalk_cursor_pages_to_a_null_cursor_then_empty(sandbox):
 
 def test_babitalk_comments_and_memos(sandbox):
     talks = get(sandbox, "/v2/community/talks", params={"service_id": 79}).json()["data"]
-    assert {"id", "service_id", "title", "text", "total_comment", "created_at", "is_notice", "user", "images"} <= set(talks[0])
+    assert {"id", "service_id", "title", "text", "total_comment", "created_at", "is_notice", "user",
+            "images"} <= set(talks[0])
     long_thread = max(sandbox.dataset("babitalk", "talks")[1], key=lambda t: t["total_comment"])
     first = get(sandbox, f"/v2/community/talks/{long_thread['id']}/comments", params={"page": 1}).json()
     second = get(sandbox, f"/v2/community/talks/{long_thread['id']}/comments", params={"page": 2}).json()

@@ -77,7 +77,7 @@ def explain(exc: BaseException) -> str:
 def connect(engine: Engine, what: str) -> Connection:
     try:
         return engine.connect()
-    except Exception as exc:  # noqa: BLE001 (any failure to connect ends the job with the reason)
+    except Exception as exc:  # any failure to connect ends the job with the reason
         raise SourceError(f"Cannot connect to the {what} database ({where(str(engine.url))}): {explain(exc)}") \
             from None
 

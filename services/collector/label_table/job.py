@@ -50,7 +50,7 @@ class LabelingJob:
         except SourceError as exc:   # our own words, but they may quote the driver's
             self._drop_staging(writer)
             raise SourceError(self.scrub(str(exc))) from None
-        except Exception as exc:  # noqa: BLE001 (the user's database failed: say why, without the password)
+        except Exception as exc:  # the user's database failed: say why, without the password
             self._drop_staging(writer)
             raise SourceError(self.scrub(f"{type(exc).__name__}: {databases.explain(exc)}")) from None
         finally:
@@ -132,7 +132,7 @@ class LabelingJob:
             return
         try:
             staging.drop(writer, self.staging_name)
-        except Exception as exc:  # noqa: BLE001 (the task's own outcome matters more; say what is left)
+        except Exception as exc:  # the task's own outcome matters more; say what is left
             message = self.scrub(f"Could not drop the staging table {self.staging_name}: {databases.explain(exc)}")
             log.warning("task %s: %s", self.ctx.task_id, message)
 

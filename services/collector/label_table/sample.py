@@ -4,6 +4,8 @@ The labeled rows live in the user's database, not in our item store: while the t
 sample is drawn from its staging table, once it has completed from the output table (a
 cancelled or failed task has none). Each row comes with the text it was labeled from,
 read back from the input table by id, so an analyst can judge the rules at a glance.
+A task no worker has started yet has labeled nothing: its sample is empty without asking
+the database (which may not be reachable, or not yet).
 """
 from __future__ import annotations
 
@@ -24,24 +26,39 @@ SOURCE = "label_table"
 
 
 class LabeledRowSchema(ma.Schema):
-    id = fields.Raw()
-    labels = fields.List(fields.String())
-    matched_terms = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    labeled_at = fields.String()
-    text = fields.String(allow_none=True, metadata={"description": "From the input table (null if gone)"})
-    author = fields.Raw(allow_none=True)
-    time = fields.String(allow_none=True)
+    id = fields.Raw(metadata={"description": "The row's id_column value", "example": 48213})
+    labels = fields.List(fields.String(), metadata={"description": "The labels the rules gave it",
+                                                    "example": ["price", "swelling"]})
+    matched_terms = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "Per label, the terms found in the text", "example": {"price": ["가격"], "swelling": ["붓기"]}})
+    labeled_at = fields.String(metadata={"description": "When it was labeled (UTC)",
+                                         "example": "2026-05-20T01:02:11.402311+00:00"})
+    text = fields.String(allow_none=True, metadata={"description": "From the input table (null if gone)",
+                                                    "example": "가격 문의합니다, 붓기도요"})
+    author = fields.Raw(allow_none=True, metadata={"description": "Its author_column value (null without one)",
+                                                   "example": "lee"})
+    time = fields.String(allow_none=True, metadata={"description": "Its time_column value",
+                                                    "example": "2026-04-03T12:00:00"})
 
 
 class LabelTableSampleSchema(ma.Schema):
-    task_id = fields.String()
-    status = fields.String()
-    table = fields.String(metadata={"description": "The staging table while running, the output table after"})
-    count = fields.Integer(metadata={"description": "Rows labeled so far"})
+    task_id = fields.String(metadata={"description": "The task's id",
+                                      "example": "0b7e4c1a-5f2d-4e8b-9a63-d1c2f4e5a6b7"})
+    status = fields.String(metadata={"description": "The task's status now", "example": "completed"})
+    table = fields.String(metadata={"description": "The staging table while running, the output table after",
+                                    "example": "comments_labels"})
+    count = fields.Integer(metadata={"description": "Rows labeled so far", "example": 1200})
     data = fields.List(fields.Nested(LabeledRowSchema))
 
 
+EXAMPLE = {name: field.metadata["example"] for name, field in LabelTableSampleSchema().fields.items()
+           if name != "data"} | {"data": [{name: field.metadata["example"]
+                                           for name, field in LabeledRowSchema().fields.items()}]}
+
+
 def sample_response(task: Task, size: int):
+    if task.started_at is None:  # pending, or cancelled before it started: no staging table, no output
+        return _response(task, staging.staging_name(task.id), 0, [])
     try:
         job = Job.from_sealed(unseal(current_app.config, task.secrets_sealed)[SEALED_JOB])
     except SealingUnavailable as exc:
@@ -50,10 +67,14 @@ def sample_response(task: Task, size: int):
     try:
         count, rows = _labeled_rows(job, table, size)
         _add_texts(job, rows)
-    except Exception as exc:  # noqa: BLE001 (the user's database is unreachable or changed: say so)
+    except Exception as exc:  # the user's database is unreachable or changed: say so
         scrub = databases.Scrubber(job.passwords)
         abort(502, message=scrub(f"Cannot read the sample from {databases.where(job.output_url)}: "
                                  f"{databases.explain(exc)}"))
+    return _response(task, table, count, rows)
+
+
+def _response(task: Task, table: str, count: int, rows: list[dict]):
     body = {"task_id": task.id, "status": task.status, "table": table, "count": count, "data": rows}
     return current_app.json.response(LabelTableSampleSchema().dump(body))
 

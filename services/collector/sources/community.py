@@ -96,7 +96,7 @@ class CommunitySource(Source):
             nonlocal skipped_before
             if not pending:
                 return
-            for item, item_labels in zip(pending, items.store_items(ctx.task_id, pending, rules)):
+            for item, item_labels in zip(pending, items.store_items(ctx.task_id, pending, rules), strict=False):
                 labels.add(item.author, item_labels)
             skipped = client.stats.skipped - skipped_before
             skipped_before = client.stats.skipped

@@ -29,7 +29,8 @@ class NaverParamsSchema(CommunityParamsSchema):
         "description": "Oldest day collected (YYYY-MM-DD, Korean time); default yesterday"})
     menu_id = ma.fields.Raw(load_default="", validate=_valid_menu_ids, metadata={
         "description": "Board id or comma-separated ids; empty = all boards"})
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100), metadata={
+        "description": "Articles per list page (the site's own pages use 20, 50 or 100)"})
     naver_cookies = ma.fields.String(load_default="", load_only=True, validate=ma.validate.Length(max=8000),
                                      metadata={"description": "'NID_AUT=...; NID_SES=...' for member-only content "
                                                               "(default NAVER_COOKIES); kept encrypted, never shown"})

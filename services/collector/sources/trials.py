@@ -21,7 +21,8 @@ class TrialsParamsSchema(ma.Schema):
     force = ma.fields.Boolean(load_default=False, metadata={
         "description": "Complete the snapshot even if it holds few trials (TRIALS_MIN_SNAPSHOT_RATIO)"})
     service_key = ma.fields.String(load_default=None, load_only=True, validate=ma.validate.Length(min=1, max=500),
-                                   metadata={"description": "A data.go.kr key for this run (default ODCLOUD_SERVICE_KEY)"})
+                                   metadata={"description": "A data.go.kr key for this run "
+                                                            "(default ODCLOUD_SERVICE_KEY)"})
 
 
 class TrialsSource(Source):
@@ -42,8 +43,8 @@ class TrialsSource(Source):
         else:
             ctx.log(f"Starting snapshot {snapshot_id}")
         try:
-            client = OdcloudClient(config["ODCLOUD_BASE_URL"], params.get("service_key") or config["ODCLOUD_SERVICE_KEY"],
-                                   ctx.http,
+            client = OdcloudClient(config["ODCLOUD_BASE_URL"],
+                                   params.get("service_key") or config["ODCLOUD_SERVICE_KEY"], ctx.http,
                                    per_page=params.get("per_page") or config["ODCLOUD_PER_PAGE"])
             first = True
             for page in client.pages(start_page=start_page):

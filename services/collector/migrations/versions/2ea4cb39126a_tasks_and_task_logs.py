@@ -1,7 +1,7 @@
 """tasks and task logs
 
 Revision ID: 2ea4cb39126a
-Revises: 
+Revises:
 Create Date: 2026-11-22 19:53:29.979272
 
 """

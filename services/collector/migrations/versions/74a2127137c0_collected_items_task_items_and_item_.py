@@ -58,7 +58,8 @@ def upgrade():
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('labels', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['item_id'], ['collected_items.id'], name=op.f('fk_task_items_item_id_collected_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['item_id'], ['collected_items.id'], name=op.f('fk_task_items_item_id_collected_items'),
+                            ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_task_items_task_id_tasks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('task_id', 'item_id', name=op.f('pk_task_items'))
     )
