@@ -1,4 +1,4 @@
-"""`make openapi`: write each service's OpenAPI document to docs/openapi/<service>.json.
+"""`make openapi`: `flask openapi write` each service's OpenAPI document to docs/openapi/<service>.json.
 
 Each document is built in a child process with an empty environment (no `.env`, no
 overrides), so the files depend on the code alone; a test fails when one is stale.
@@ -16,27 +16,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OUT = REPO_ROOT / "docs" / "openapi"
 SERVICES = ("trials", "grader", "orders", "collector")
 
-_DUMP = """
-import json, sys
-from importlib import import_module
-app = import_module("services." + sys.argv[1]).create_app()
-print(json.dumps(app.test_client().get("/openapi.json").get_json(), indent=2, sort_keys=True, ensure_ascii=False))
-"""
-
 
 def document(service: str) -> str:
+    """`flask openapi write` for one service, in a clean environment."""
     with tempfile.TemporaryDirectory() as var:
+        out = Path(var) / f"{service}.json"
         env = {"PATH": os.environ.get("PATH", ""), "ENV_FILE": os.devnull, "VAR_DIR": var, "LOG_LEVEL": "WARNING"}
-        result = subprocess.run([sys.executable, "-c", _DUMP, service], env=env, cwd=REPO_ROOT,
-                                capture_output=True, text=True, check=True)
-    json.loads(result.stdout)  # fail here, not in a reader's tool, if anything else was printed
-    return result.stdout
+        flask = Path(sys.executable).parent / "flask"
+        result = subprocess.run([str(flask), "--app", f"services.{service}", "openapi", "write", "--format", "json",
+                                 str(out)], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"`flask openapi write` for {service} failed:\n{result.stderr}")
+        text = out.read_text(encoding="utf-8")
+    json.loads(text)  # fail here, not in a reader's tool, if it is not one JSON document
+    return text
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for service in SERVICES:
-        (OUT / f"{service}.json").write_text(document(service))
+        (OUT / f"{service}.json").write_text(document(service), encoding="utf-8")
         print(f"wrote docs/openapi/{service}.json")
 
 
