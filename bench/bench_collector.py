@@ -3,17 +3,15 @@ cost of one progress update from a running task (PostgreSQL and SQLite)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import requests
 
-from bench.common import BIN, OUT, REPO_ROOT, bench_database_url, gunicorn, row
+from bench.common import bench_database_url, dramatiq_worker, gunicorn, row
 
 TASKS = int(os.environ.get("BENCH_COLLECTOR_TASKS", "200"))
 UPDATES = int(os.environ.get("BENCH_COLLECTOR_UPDATES", "1000"))
@@ -35,22 +33,6 @@ def _schema(url: str, create_app, db) -> None:
         db.engine.dispose()
 
 
-@contextmanager
-def _worker(env: dict):
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / "collector-worker.log", "wb")  # noqa: SIM115 (closed when the worker stops)
-    process = subprocess.Popen([str(BIN / "dramatiq"), "services.collector.worker", "--processes", "1",
-                                "--threads", "10"],
-                               env={**os.environ, "ENV_FILE": os.devnull, "dramatiq_worker_timeout": POLL_MS, **env},
-                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(20)
-        log.close()
-
-
 def dispatch_figures() -> list[dict]:
     from services.collector import create_app as collector_app
     from services.collector.models import db as collector_db
@@ -62,13 +44,16 @@ def dispatch_figures() -> list[dict]:
     _schema(trials_url, trials_app, trials_db)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as var, \
-            gunicorn("deploy.sandbox:create_app()", {"SANDBOX_ODCLOUD_TRIALS": "20"}, workers=1, threads=4) as sandbox, \
+            gunicorn("deploy.sandbox:create_app()", {"SANDBOX_ODCLOUD_TRIALS": "20"},
+                     workers=1, threads=4) as sandbox, \
             gunicorn("services.trials:create_app()", {"TRIALS_DATABASE_URL": trials_url, "SERVICE_TOKEN": TOKEN,
                                                       "VAR_DIR": var}, workers=1, threads=4) as trials:
         env = {"COLLECTOR_DATABASE_URL": collector_url, "REDIS_URL": REDIS_URL, "COLLECTOR_NAMESPACE": namespace,
                "SERVICE_TOKEN": TOKEN, "ODCLOUD_BASE_URL": sandbox + "/api", "ODCLOUD_SERVICE_KEY": "sandbox-key",
                "TRIALS_URL": trials, "VAR_DIR": var, "LOG_LEVEL": "WARNING", "COLLECTOR_PACING_TRIALS": "0"}
-        with gunicorn("services.collector:create_app()", env, workers=2, threads=4) as api, _worker(env):
+        worker_env = {"dramatiq_worker_timeout": POLL_MS, **env}
+        with gunicorn("services.collector:create_app()", env, workers=2, threads=4) as api, \
+                dramatiq_worker("collector-worker.log", 10, worker_env):
             latencies = _measure_dispatch(api + "/api/v1/async-collection")
     p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
     print(f"  dispatch over {len(latencies)} tasks: p50 {p50:.1f} ms, p99 {p99:.1f} ms")

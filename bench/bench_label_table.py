@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.common import BIN, OUT, REPO_ROOT, bench_database_url, row
+from bench.common import OUT, bench_database_url, dramatiq_worker, row
 
 ROWS = int(os.environ.get("BENCH_LABEL_TABLE_ROWS", "1000000"))
 CHUNK_ROWS = os.environ.get("COLLECTOR_LABEL_TABLE_CHUNK_ROWS", "5000")
@@ -46,21 +44,6 @@ def fill_input(url: str) -> None:
             for number, body in enumerate(texts(ROWS, 7), start=1):
                 copy.write_row((number, body, f"user{number % 50_000}", FIRST + timedelta(seconds=number)))
         connection.execute("ANALYZE posts")
-
-
-@contextmanager
-def worker_process(env: dict):
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / "label-table-worker.log", "wb")  # noqa: SIM115 (closed when the worker stops)
-    process = subprocess.Popen([str(BIN / "dramatiq"), "services.collector.worker", "--processes", "1",
-                                "--threads", "1"], env={**os.environ, "ENV_FILE": os.devnull, **env},
-                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
 
 
 def labeling_alone() -> float:
@@ -98,7 +81,7 @@ def run() -> list[dict]:
                       "time_column": "created_at", "author_column": "author"},
             "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z",
             "rules": {"model": "keyword", "labels": LABELS}, "output": {"table": "posts_labels"}}
-    with worker_process(env):
+    with dramatiq_worker("label-table-worker.log", 1, env):
         response = client.post("/api/v1/async-collection/label_table/start", json=body)
         task_id = response.json["task_id"]
         task = {}

@@ -26,7 +26,7 @@ from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
 EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
 INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "20"))
-PUSH_INITIAL = int(os.environ.get("BENCH_ORDERS_PUSH_INITIAL", "5000"))
+PUSH_INITIAL = int(os.environ.get("BENCH_ORDERS_PUSH_INITIAL", "10000"))
 INTERVAL = 0.5  # ORDERS_SYNC_INTERVAL's default, which the integration runs with here
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -89,7 +89,9 @@ def _integration(url_a: str, peer: str, common: dict):
 
 
 def _sync_requests(access_log: Path) -> int:
-    return sum(1 for line in access_log.read_text().splitlines() if "orders-sync/" in line) if access_log.exists() else 0
+    if not access_log.exists():
+        return 0
+    return sum(1 for line in access_log.read_text().splitlines() if "orders-sync/" in line)
 
 
 def _wait(check, timeout: float = 300.0, interval: float = 0.01):
@@ -98,6 +100,10 @@ def _wait(check, timeout: float = 300.0, interval: float = 0.01):
         if time.monotonic() > deadline:
             raise RuntimeError("timed out waiting for the sync")
         time.sleep(interval)
+
+
+def _count(url: str) -> int:
+    return requests.get(f"{url}/orders", params={"per_page": 1}, timeout=10).json()["count"]
 
 
 def propagation(a: str, b: str) -> list[float]:
@@ -130,8 +136,7 @@ def run() -> list[dict]:
             before = _sync_requests(access_log)
             started = time.monotonic()
             with _integration(url_a, b, common):
-                _wait(lambda: requests.get(f"{a}/orders", params={"per_page": 1}, timeout=10).json()["count"] >= INITIAL,
-                      interval=0.1)
+                _wait(lambda: _count(a) >= INITIAL, interval=0.1)
                 seconds = time.monotonic() - started
                 _wait(lambda: requests.get(f"{a}/sync/status", timeout=10).json()["lag"]["peer_changes"] == 0)
                 made = _sync_requests(access_log) - before
@@ -160,8 +165,7 @@ def run() -> list[dict]:
         with _pair(workdir, preload=PUSH_INITIAL, preload_on="A") as (a, b, url_a, access_log, common):
             started = time.monotonic()
             with _integration(url_a, b, common):
-                _wait(lambda: requests.get(f"{b}/orders", params={"per_page": 1}, timeout=10).json()["count"]
-                      >= PUSH_INITIAL, interval=0.1)
+                _wait(lambda: _count(b) >= PUSH_INITIAL, interval=0.1)
                 seconds = time.monotonic() - started
                 made = _sync_requests(access_log)
             rows.append(row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{seconds:.1f} s",

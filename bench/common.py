@@ -91,6 +91,22 @@ def gunicorn(app: str, env: dict, workers: int = 2, threads: int = 1):
         log.close()
 
 
+@contextmanager
+def dramatiq_worker(log_name: str, threads: int, env: dict):
+    """One collector worker process (`threads` threads) for the length of the block."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / log_name, "wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "dramatiq"), "services.collector.worker", "--processes", "1", "--threads", str(threads)],
+            env={**os.environ, "ENV_FILE": os.devnull, **env}, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if not found:
