@@ -37,7 +37,7 @@ demo-sync: $(STAMP)  ## after make up: an order made and changed on orders B arr
 	$(BIN)/python -m services.orders.demo
 
 fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack for FUZZ_SECONDS in all (600)
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} $(BIN)/python -m pytest tests/e2e/test_zz_fuzz_openapi.py -n 0
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} $(BIN)/python -m pytest tests/e2e/test_zz_fuzz_openapi.py -n 0 -s
 
 openapi: $(STAMP)  ## rewrite docs/openapi/<service>.json (CI fails when they are stale)
 	$(BIN)/python -m deploy.openapi

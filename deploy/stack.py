@@ -152,7 +152,8 @@ def wait_healthy(services: list[Service], env: Environment, honcho: subprocess.P
             pass
         if time.monotonic() > deadline:
             down()
-            raise SystemExit(f"{service.name} did not answer /health in {timeout}s; see {STACK_LOG}:\n" + tail(STACK_LOG))
+            raise SystemExit(f"{service.name} did not answer /health in {timeout}s; "
+                             f"see {STACK_LOG}:\n{tail(STACK_LOG)}")
         time.sleep(0.2)
 
 

@@ -45,3 +45,4 @@ def test_openapi_fuzzing_finds_no_failure(stack, service, tmp_path):
     result = subprocess.run(args, capture_output=True, text=True, timeout=budget + 600,
                             env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+    print(f"\n{service}:", result.stdout[result.stdout.rfind("SUMMARY"):])  # shown by `make fuzz` (-s)
