@@ -94,3 +94,16 @@ def init_db(app: Flask, db: SQLAlchemy, migrate: Migrate, migrations_dir: Path) 
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def take_write_lock(session) -> None:
+    """On SQLite, take the database's write lock now (`BEGIN IMMEDIATE`), before this transaction
+    reads what it is about to rewrite: pysqlite otherwise begins only at the first write, and a
+    concurrent writer can commit between the read and the write. A no-op elsewhere: PostgreSQL
+    callers lock the rows they read (`SELECT ... FOR UPDATE`)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    sqlite = connection.connection.dbapi_connection
+    if not sqlite.in_transaction:
+        sqlite.execute("BEGIN IMMEDIATE")

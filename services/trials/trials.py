@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
 from services.trials.records import RecordError, normalise_record, record_id
+from shared.db import take_write_lock
 from shared.timeutil import as_utc, utcnow
 
 # Keep IN (...) lists well under every backend's bound-parameter limit.
@@ -111,20 +112,25 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
     The caller commits."""
     now = now or utcnow()
     result = BatchResult(snapshot_id=snapshot_id, received=len(records))
+    take_write_lock(db.session)
     snapshot = _open_snapshot(snapshot_id, now) if snapshot_id else None
     valid = validate_records(records, result)
     ids = list(valid)
 
     # Plain rows, not ORM objects: they are only compared; the bulk statements below write.
+    # Locked, in trial id order, before anything is compared: a concurrent load of the same trials
+    # then waits and compares against what that load committed, and two loads (or a load and a
+    # snapshot's withdrawal) that lock in one order cannot deadlock.
     columns = [Trial.trial_id, Trial.content_hash, Trial.withdrawn_at, Trial.last_snapshot_id,
                *(getattr(Trial, f) for f in CONTENT_FIELDS)]
     existing = {}
-    for chunk in _chunks(ids):
-        for row in db.session.execute(select(*columns).where(_id_in(chunk))):
+    for chunk in _chunks(sorted(ids)):
+        query = select(*columns).where(_id_in(chunk)).order_by(Trial.trial_id).with_for_update()
+        for row in db.session.execute(query):
             existing[row.trial_id] = row
 
     new_rows, changed_rows, history, unchanged_ids = [], [], [], []
-    for trial_id, content in valid.items():
+    for trial_id, content in sorted(valid.items()):  # writes in lock order too
         digest = content_hash(content)
         trial = existing.get(trial_id)
         if trial is None:
@@ -196,6 +202,7 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
                       now: datetime | None = None) -> Snapshot:
     """Withdraw every active trial the snapshot did not hold. Completing twice is harmless."""
     now = now or utcnow()
+    take_write_lock(db.session)
     # A snapshot id never holds a NUL (the batch refuses one), and PostgreSQL cannot even compare it.
     snapshot = None if "\x00" in snapshot_id else db.session.get(Snapshot, snapshot_id)
     if snapshot is None:
@@ -210,7 +217,9 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
         raise SnapshotError(
             f"Snapshot {snapshot_id} holds {held} of {active_count} active trials, under the safety ratio "
             f"{min_ratio}; completing it would withdraw the rest. Pass force=true if that is intended.", 409)
-    withdrawn_ids = list(db.session.scalars(select(Trial.trial_id).where(missing)))
+    # Locked in trial id order, as a batch locks its trials: see `upsert_records`.
+    withdrawn_ids = list(db.session.scalars(
+        select(Trial.trial_id).where(missing).order_by(Trial.trial_id).with_for_update()))
     for chunk in _chunks(withdrawn_ids):
         db.session.execute(update(Trial).where(_id_in(chunk)).values(withdrawn_at=now)
                            .execution_options(synchronize_session=False))
