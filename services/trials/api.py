@@ -253,6 +253,7 @@ class SnapshotComplete(MethodView):
     def post(self, args, snapshot_id):
         """Complete a full snapshot: withdraw the trials it did not contain
 
+        Snapshots may overlap: a trial that a snapshot started later has seen is left alone.
         Completing an already completed snapshot answers it unchanged."""
         try:
             snapshot = trials.commit_snapshot(snapshot_id, force=args["force"],

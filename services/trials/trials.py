@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -95,6 +96,21 @@ def _id_in(ids: list[str]):
     return Trial.trial_id.in_(ids)
 
 
+def _snapshot_order(snapshot: Snapshot):
+    """Snapshots are ordered by when their first batch arrived, ties by id."""
+    return tuple_(Snapshot.started_at, Snapshot.snapshot_id), (snapshot.started_at, snapshot.snapshot_id)
+
+
+def _older_snapshots(snapshot: Snapshot, snapshot_ids: set[str | None]) -> set[str]:
+    """Those of `snapshot_ids` that name a snapshot started before `snapshot`."""
+    snapshot_ids = {i for i in snapshot_ids if i is not None and i != snapshot.snapshot_id}
+    if not snapshot_ids:
+        return set()
+    order, this = _snapshot_order(snapshot)
+    return set(db.session.scalars(select(Snapshot.snapshot_id).where(Snapshot.snapshot_id.in_(snapshot_ids),
+                                                                      order < this)))
+
+
 def _open_snapshot(snapshot_id: str, now: datetime) -> Snapshot:
     snapshot = db.session.get(Snapshot, snapshot_id)
     if snapshot is None:
@@ -128,8 +144,14 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
         query = select(*columns).where(_id_in(chunk)).order_by(Trial.trial_id).with_for_update()
         for row in db.session.execute(query):
             existing[row.trial_id] = row
+    # A trial's last snapshot only ever moves to a newer one: an older snapshot still loading
+    # must not take back trials a newer one has seen (see `complete_snapshot`).
+    older = _older_snapshots(snapshot, {row.last_snapshot_id for row in existing.values()}) if snapshot else set()
 
-    new_rows, changed_rows, history, unchanged_ids = [], [], [], []
+    def last_snapshot(current: str | None) -> str | None:
+        return snapshot_id if snapshot_id and (current is None or current in older) else current
+
+    new_rows, changed_rows, history, unchanged_ids, claimed_ids = [], [], [], [], []
     for trial_id, content in sorted(valid.items()):  # writes in lock order too
         digest = content_hash(content)
         trial = existing.get(trial_id)
@@ -142,12 +164,14 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
         elif trial.content_hash != digest:
             old = {f: getattr(trial, f) for f in CONTENT_FIELDS}
             changed_rows.append({"trial_id": trial_id, **content, "content_hash": digest, "updated_at": now,
-                                 "withdrawn_at": None, "last_snapshot_id": snapshot_id or trial.last_snapshot_id})
+                                 "withdrawn_at": None, "last_snapshot_id": last_snapshot(trial.last_snapshot_id)})
             history.append({"trial_id": trial_id, "changed_at": now, "kind": "updated", "snapshot_id": snapshot_id,
                             "changes": [{"field": f, "old": old[f], "new": content[f]}
                                         for f in CONTENT_FIELDS if old[f] != content[f]]})
         else:
             unchanged_ids.append(trial_id)
+            if last_snapshot(trial.last_snapshot_id) != trial.last_snapshot_id:
+                claimed_ids.append(trial_id)
             if trial.withdrawn_at is not None:
                 result.restored += 1
                 history.append({"trial_id": trial_id, "changed_at": now, "kind": "restored",
@@ -160,15 +184,9 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
     restored_ids = [h["trial_id"] for h in history if h["kind"] == "restored"]
     for chunk in _chunks(restored_ids):
         db.session.execute(update(Trial).where(_id_in(chunk)).values(withdrawn_at=None))
-    if snapshot_id:
-        for chunk in _chunks(unchanged_ids):
-            db.session.execute(
-                update(Trial)
-                .where(_id_in(chunk),
-                       or_(Trial.last_snapshot_id.is_(None), Trial.last_snapshot_id != snapshot_id))
-                .values(last_snapshot_id=snapshot_id)
-                .execution_options(synchronize_session=False)
-            )
+    for chunk in _chunks(claimed_ids):
+        db.session.execute(update(Trial).where(_id_in(chunk)).values(last_snapshot_id=snapshot_id)
+                           .execution_options(synchronize_session=False))
     if history:
         db.session.execute(insert(TrialChange), history)
 
@@ -200,7 +218,11 @@ def store_batch(records: list, snapshot_id: str | None = None) -> BatchResult:
 
 def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 0.5,
                       now: datetime | None = None) -> Snapshot:
-    """Withdraw every active trial the snapshot did not hold. Completing twice is harmless."""
+    """Withdraw every active trial that neither this snapshot nor one started after it holds.
+
+    Snapshots may overlap (a scheduled pull and a manual one): an older one completing last
+    leaves alone what a newer one has seen, and a newer one is not held back by an older one.
+    Completing twice is harmless."""
     now = now or utcnow()
     take_write_lock(db.session)
     # A snapshot id never holds a NUL (the batch refuses one), and PostgreSQL cannot even compare it.
@@ -210,9 +232,11 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
     if snapshot.completed_at is not None:
         return snapshot
     active = Trial.withdrawn_at.is_(None)
-    missing = and_(active, or_(Trial.last_snapshot_id.is_(None), Trial.last_snapshot_id != snapshot_id))
+    order, this = _snapshot_order(snapshot)
+    held_here = Trial.last_snapshot_id.in_(select(Snapshot.snapshot_id).where(order >= this))
+    missing = and_(active, or_(Trial.last_snapshot_id.is_(None), ~held_here))
     active_count = db.session.scalar(select(func.count()).where(active))
-    held = db.session.scalar(select(func.count()).where(active, Trial.last_snapshot_id == snapshot_id))
+    held = db.session.scalar(select(func.count()).where(active, held_here))
     if not force and active_count and held < min_ratio * active_count:
         raise SnapshotError(
             f"Snapshot {snapshot_id} holds {held} of {active_count} active trials, under the safety ratio "

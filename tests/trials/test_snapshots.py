@@ -133,3 +133,41 @@ def test_a_suspiciously_small_snapshot_needs_force(client, put_batch, complete):
     assert client.get("/trials").json["count"] == 10
     forced = complete("s2", force=True)
     assert forced.json["withdrawn"] == 9
+
+
+def test_overlapping_snapshots_only_withdraw_what_neither_holds(client, put_batch, complete):
+    """A scheduled and a manual pull overlapping: the one that started first completes last."""
+    with time_machine.travel(T0, tick=False):
+        put_batch([trial(f"C{n}") for n in range(1, 5)], "day-1")
+        complete("day-1")
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        put_batch([trial("C1"), trial("C2")], "scheduled")  # its first page
+    with time_machine.travel(T0 + timedelta(days=1, minutes=1), tick=False):
+        put_batch([trial("C1"), trial("C2"), trial("C3")], "manual")  # C4 is gone upstream
+        newer = complete("manual")
+    assert (newer.status_code, newer.json["withdrawn"]) == (200, 1)
+    with time_machine.travel(T0 + timedelta(days=1, minutes=2), tick=False):
+        put_batch([trial("C3")], "scheduled")  # its second page
+        older = complete("scheduled")
+    # C3 was seen by the newer snapshot: the older one leaves it be, it withdraws nothing.
+    assert (older.status_code, older.json["withdrawn"]) == (200, 0)
+    assert [t["trial_id"] for t in client.get("/trials").json["data"]] == ["C1", "C2", "C3"]
+    assert [e["kind"] for e in client.get("/trials/C3/history").json["data"]] == ["created"]
+    assert client.get("/trials/C4/history").json["data"][0]["snapshot_id"] == "manual"
+
+
+def test_an_older_snapshot_completing_first_leaves_a_newer_ones_trials(client, put_batch, complete):
+    with time_machine.travel(T0, tick=False):
+        put_batch([trial("C1"), trial("C2"), trial("C3")], "day-1")
+        complete("day-1")
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        put_batch([trial("C1"), trial("C2")], "older")
+    with time_machine.travel(T0 + timedelta(days=1, minutes=1), tick=False):
+        put_batch([trial("C3")], "newer")  # its first page; the rest is still to come
+    with time_machine.travel(T0 + timedelta(days=1, minutes=2), tick=False):
+        put_batch([trial("C3")], "older")
+        assert complete("older").json["withdrawn"] == 0
+        put_batch([trial("C1")], "newer")
+        response = complete("newer")  # C2 is gone by the newer pull
+    assert response.json["withdrawn"] == 1
+    assert [t["trial_id"] for t in client.get("/trials").json["data"]] == ["C1", "C3"]
