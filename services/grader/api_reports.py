@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
+from flask_smorest import abort
 
 from services.grader import reports
 from services.grader.models import db
@@ -36,8 +37,16 @@ class DailyReport(MethodView):
     @blp.arguments(ReportRequestSchema)
     @blp.response(200, ReportSchema, example=REPORT_EXAMPLE,
                   description="The report as recorded: each sink's status and detail (a failed sink is not an error)")
+    @blp.error(409, "A report for the same date is being published right now",
+               "A report for 2024-03-01 is being published right now; try again when it is done.")
     def post(self, body):
-        """Compute a day's figures and publish them (a sink not configured is skipped)"""
-        report = reports.publish_daily_report(current_app.config, body["date"])
+        """Compute a day's figures and publish them (a sink not configured is skipped)
+
+        One publication per date at a time: a second one for the same date while the first
+        runs is refused, so the Sheets row is written once and the e-mail sent once."""
+        try:
+            report = reports.publish_daily_report(current_app.config, body["date"])
+        except reports.ReportInProgress as exc:
+            abort(409, message=str(exc))
         db.session.commit()
         return report

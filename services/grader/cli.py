@@ -25,7 +25,10 @@ def _day(value) -> date:
 @with_appcontext
 def report(day):
     """Compute a day's figures and publish them to Google Sheets and e-mail."""
-    published = reports.publish_daily_report(current_app.config, _day(day))
+    try:
+        published = reports.publish_daily_report(current_app.config, _day(day))
+    except reports.ReportInProgress as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"report {published.date}: {published.stats['attempts']} attempts; "
                f"sheets {published.sheets_status} ({published.sheets_detail}); "

@@ -67,6 +67,16 @@ class Report(db.Model):
     email_detail: Mapped[str | None] = mapped_column(Text)
 
 
+class ReportLease(db.Model):
+    """A report being published right now: one per date, so two publications of one day (the
+    schedule and a manual run) cannot both append a Sheets row or both send the e-mail."""
+
+    __tablename__ = "report_leases"
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    taken_at: Mapped[datetime]
+
+
 class PullWatermark(db.Model):
     """How far a scheduled pull has loaded the upstream without a gap; it only moves forward."""
 

@@ -53,6 +53,10 @@ class FakeGoogle:
         self.spreadsheet = FakeSpreadsheet(spreadsheet_id)
         self.requests: list[dict] = []
         self.tokens_seen: list[dict] = []
+        # `hold_reads()`: cell reads then wait until `release_reads()`; `reading` is set once one waits.
+        self.reads_released = threading.Event()
+        self.reads_released.set()
+        self.reading = threading.Event()
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.app = self._build_app()
         self.port = free_port()
@@ -67,6 +71,13 @@ class FakeGoogle:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.thread.join(10)
+
+    def hold_reads(self) -> None:
+        self.reading.clear()
+        self.reads_released.clear()
+
+    def release_reads(self) -> None:
+        self.reads_released.set()
 
     def grid(self, title: str = "Daily") -> list[list]:
         return self.spreadsheet.worksheets[title]
@@ -128,6 +139,8 @@ class FakeGoogle:
             if grid is None:
                 abort(400)
             if request.method == "GET":
+                fake.reading.set()
+                fake.reads_released.wait(30)
                 return fake._get(cells, grid, column)
             if request.method == "PUT":
                 written = request.get_json()["values"]

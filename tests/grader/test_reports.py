@@ -5,10 +5,15 @@ from __future__ import annotations
 import email
 import logging
 import socket
+import threading
+from datetime import date, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from services.grader.models import ReportLease, db
+from services.grader.reports import REPORT_LEASE
+from shared.timeutil import utcnow
 from tests.grader.conftest import AUTH
 from tests.grader.fake_google import FakeGoogle
 from tests.grader.test_api import DAY, post_batch
@@ -103,6 +108,50 @@ def test_sheets_row_is_written_once_and_updated_in_place(make_app, google, tmp_p
     assert appended["args"]["valueInputOption"] == "RAW"
     assert appended["json"]["values"][0][0] == "2024-03-01"
     assert sum(1 for m, _ in calls if m == "POST") == 2  # one append per date, never two
+
+
+def test_a_second_report_of_a_date_is_refused_while_the_first_runs(make_app, google, tmp_path, smtp_server):
+    """The schedule and a manual run asking for one date at once: one Sheets row, one e-mail."""
+    controller, inbox = smtp_server
+    app = make_app(**sheets_config(google, tmp_path), **smtp_config(controller))
+    post_batch(app.test_client(), DAY)
+    google.hold_reads()
+    first = []
+    publishing = threading.Thread(target=lambda: first.append(
+        app.test_client().post("/reports/daily", json={"date": "2024-03-01"}, headers=AUTH)))
+    publishing.start()
+    try:
+        assert google.reading.wait(30)  # the first publication is inside the Sheets call
+        second = app.test_client().post("/reports/daily", json={"date": "2024-03-01"}, headers=AUTH)
+        # The lease is per date (an app on the same database, with no sinks, so no Sheets read).
+        other_day = make_app().test_client().post("/reports/daily", json={"date": "2024-03-02"}, headers=AUTH)
+    finally:
+        google.release_reads()
+        publishing.join(30)
+    assert second.status_code == 409
+    assert second.json["message"] == ("A report for 2024-03-01 is being published right now; "
+                                      "try again when it is done.")
+    assert other_day.status_code == 200
+    assert first[0].status_code == 200, first[0].json
+    assert [row[0] for row in google.grid()] == ["date", "2024-03-01"]
+    assert len(inbox.messages) == 1
+    assert app.test_client().get("/reports?date=2024-03-01").json["count"] == 1
+    # Done: the date is free again.
+    assert report(app.test_client())["sheets_detail"].startswith("updated row 2")
+
+
+def test_a_dead_publications_lease_is_taken_over(make_app):
+    app = make_app()
+    with app.app_context():
+        db.session.add(ReportLease(date=date(2024, 3, 1), taken_at=utcnow() - REPORT_LEASE - timedelta(seconds=1)))
+        db.session.commit()
+    assert report(app.test_client())["sheets_status"] == "skipped"
+    with app.app_context():
+        db.session.add(ReportLease(date=date(2024, 3, 1), taken_at=utcnow()))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["report", "--date", "2024-03-01"])
+    assert result.exit_code == 1
+    assert "is being published right now" in result.output
 
 
 def test_a_failing_sheet_is_reported_and_email_still_goes(make_app, google, tmp_path, smtp_server):
