@@ -87,5 +87,4 @@ def live_process(tmp_path):
 
     yield start
     for process in reversed(started):
-        if process.process is not None and process.process.poll() is None:
-            process.stop()
+        process.stop()  # also closes the log of a process that has already exited

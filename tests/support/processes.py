@@ -59,6 +59,7 @@ class LiveProcess:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 10.0) -> int | None:
+        """Terminate the process if it still runs (then kill it after `timeout`); close its log."""
         if self.process is None:
             return None
         if self.process.poll() is None:
