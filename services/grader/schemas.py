@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from shared.pagination import PaginationQueryArgsSchema
 from shared.text import storable
-from shared.timeutil import as_utc
+from shared.timeutil import representable_in_utc
 
 # Worked examples for the OpenAPI document, in the code grader's format (UPSTREAMS.md section 2).
 USER = "3f2a9c0e5b7d41a8b6c2e9f0a1d3b4c5"
@@ -17,14 +17,6 @@ SOURCEDID = f"{COURSE}:lms.example.ru-0a1b2c:3f2a9c0e"
 OUTCOME_URL = (f"https://lms.example.ru/courses/{COURSE}/xblock/block-v1:SF+DST-3.0+28FEB2021+type@lti+block@0a1b2c"
                "/handler_noauth/grade_handler")
 LAST_DAY = date(9999, 12, 30)  # the last UTC day whose end (next midnight) a datetime can hold
-
-
-def representable_in_utc(value) -> None:
-    """An offset can move an instant near year 1 or 9999 out of the datetime range once in UTC."""
-    try:
-        as_utc(value)
-    except OverflowError:
-        raise ma.ValidationError("Must lie between years 1 and 9999 in UTC.") from None
 
 
 class AttemptSchema(ma.Schema):

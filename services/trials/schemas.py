@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -10,7 +9,7 @@ from marshmallow import fields, validate
 from services.trials.records import MAX_SUBJECTS
 from shared.pagination import PaginationQueryArgsSchema
 from shared.text import storable
-from shared.timeutil import as_utc
+from shared.timeutil import representable_in_utc
 
 SORT_FIELDS = ("trial_id", "title", "updated_at", "created_at", "target_subjects", "institution", "department")
 SORT_CHOICES = [prefix + name for name in SORT_FIELDS for prefix in ("", "-")]
@@ -45,14 +44,6 @@ class TrialSchema(ma.Schema):
         "example": None})
 
 
-def _within_utc_range(value: datetime) -> None:
-    """An offset at the ends of the calendar (9999-12-31T23:00-05:00) has no UTC equivalent."""
-    try:
-        as_utc(value)
-    except OverflowError:
-        raise ma.ValidationError("Out of range once converted to UTC.") from None
-
-
 def _text_filter(max_length: int, description: str, example: str) -> fields.String:
     return fields.String(validate=[validate.Length(max=max_length), storable],
                          metadata={"description": description, "example": example})
@@ -73,7 +64,7 @@ class TrialFilterSchema(ma.Schema):
     max_subjects = fields.Integer(validate=validate.Range(min=0, max=MAX_SUBJECTS), metadata={
         "description": "At most this many target subjects; below min_subjects the list is simply empty",
         "example": 1000})
-    updated_since = fields.DateTime(validate=_within_utc_range, metadata={
+    updated_since = fields.DateTime(validate=representable_in_utc, metadata={
         "description": "Only trials whose content changed at or after this time; ISO 8601, "
                        "without an offset it is taken as UTC",
         "example": "2026-05-13T00:00:00+09:00"})
@@ -118,9 +109,12 @@ class TrialChangeSchema(ma.Schema):
         "description": "Field-level diffs: every filled field for `created`, none for `withdrawn` and `restored`"})
 
 
+SNAPSHOT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
 def _snapshot_id(value: str) -> None:
     # Not validate.Regexp: its `$` also matches before a final newline, so "pull-1\n" passed.
-    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", value):
+    if not SNAPSHOT_ID.fullmatch(value):
         raise ma.ValidationError("Letters, digits and _.:- only, 1 to 100 of them.")
 
 
@@ -128,7 +122,7 @@ class BatchSchema(ma.Schema):
     snapshot_id = fields.String(validate=_snapshot_id,
                                 metadata={"description": "Marks the records as part of this full snapshot "
                                                          "(letters, digits and `_.:-`, at most 100)",
-                                          "pattern": "^[A-Za-z0-9_.:-]{1,100}$", "example": "pull-20260520T030000Z"})
+                                          "pattern": f"^{SNAPSHOT_ID.pattern}$", "example": "pull-20260520T030000Z"})
     # Records are validated one by one (services/trials/records.py) so that one bad record is
     # reported and the rest stored, instead of the whole batch failing with a 422.
     records = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(min=1), metadata={
@@ -180,5 +174,6 @@ class SnapshotSchema(ma.Schema):
     updated = fields.Integer(metadata={"description": "Trials whose content it changed", "example": 3})
     unchanged = fields.Integer(metadata={"description": "Trials it held with unchanged content", "example": 140})
     rejected = fields.Integer(metadata={"description": "Records it rejected", "example": 0})
-    withdrawn = fields.Integer(metadata={"description": "Active trials it did not hold, withdrawn on completion",
-                                         "example": 1})
+    withdrawn = fields.Integer(metadata={
+        "description": "Active trials neither it nor a later-started snapshot held, withdrawn on completion",
+        "example": 1})
