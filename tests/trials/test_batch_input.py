@@ -132,28 +132,3 @@ def test_wrong_method_is_405_with_allow_header(client):
     assert response.status_code == 405
     assert response.json["code"] == 405
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
-
-
-def test_concurrent_first_loads_of_the_same_trials_both_succeed(app):
-    """Two loads racing to insert the same new trials: the loser redoes its batch."""
-    import threading
-
-    records = [trial(f"R{n:04d}") for n in range(400)]
-    barrier = threading.Barrier(2)
-    answers = []
-
-    def load():
-        client = app.test_client()
-        barrier.wait()
-        answers.append(client.put("/trials/batch", json={"records": records},
-                                  headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}))
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers] == [200, 200]
-    assert sorted(a.json["created"] + a.json["unchanged"] for a in answers) == [400, 400]
-    assert sum(a.json["created"] for a in answers) == 400
-    assert app.test_client().get("/trials").json["count"] == 400

@@ -69,3 +69,17 @@ def test_racing_edits_of_one_trial_leave_an_unbroken_history(app, client, put_ba
         titles_seen.append(change["new"])
     assert sorted(titles_seen[1:]) == titles
     assert client.get("/trials/H1").json["title"] == titles_seen[-1]
+
+
+def test_concurrent_first_loads_of_the_same_trials_both_succeed(app):
+    """Two loads racing to insert the same new trials: the loser redoes its batch."""
+    records = [trial(f"R{n:04d}") for n in range(400)]
+
+    def load(client):
+        return client.put("/trials/batch", json={"records": records}, headers=AUTH)
+
+    answers = run_together(app, [load, load])
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sorted(a.json["created"] + a.json["unchanged"] for a in answers) == [400, 400]
+    assert sum(a.json["created"] for a in answers) == 400
+    assert app.test_client().get("/trials").json["count"] == 400
