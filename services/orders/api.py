@@ -1,6 +1,8 @@
 """The orders HTTP API: list / change feed, get with ETag, create, replace with If-Match, soft delete."""
 from __future__ import annotations
 
+import re
+
 from flask import after_this_request, request
 from flask.views import MethodView
 from flask_smorest import abort
@@ -22,12 +24,17 @@ from shared.pagination import PAGE_PAST_END, page_schema, paginate
 
 blp = Blueprint("orders", __name__, description="Orders: change feed, optimistic concurrency, soft deletes")
 
-BAD_IF_MATCH = "If-Match must be an ETag of this API, e.g. \"3\"."
+BAD_IF_MATCH = "If-Match must be an ETag (or a list of them), e.g. \"3\"."
+# RFC 9110 §8.8.3: entity-tag = [ W/ ] DQUOTE *etagc DQUOTE, here without obs-text.
+ETAG = re.compile(r'(?:W/)?"([\x21\x23-\x7e]*)"')
+ETAG_LIST = re.compile(rf"{ETAG.pattern}(?:[ \t]*,[ \t]*{ETAG.pattern})*")
 # The views read If-Match by hand (it is optional here), so it is documented by hand.
 IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "example": '"3"',
-            "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]+")$'},
-            "description": "Write only if the order is still at this version (its ETag; W/ and `*` are accepted). "
-                           "Without it the write is unconditional"}
+            "schema": {"type": "string",
+                       "pattern": r'^(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)$'},
+            "description": "Write only if the order is still at this version (its ETag, or a list of ETags; W/ and "
+                           "`*` are accepted). An entity-tag that is no version of this order, such as "
+                           "`\"stale-0\"`, fails the precondition (412). Without it the write is unconditional"}
 # Worked examples: the order of schemas.EXAMPLE_ORDER (version 3) as created, and after a PUT.
 CREATED = {**EXAMPLE_ORDER, "updated_at": EXAMPLE_ORDER["created_at"], "version": 1, "seq": 1041}
 REPLACED = {**EXAMPLE_ORDER, "updated_at": "2026-03-05T08:30:45.016734+00:00", "version": 4, "seq": 1043}
@@ -48,15 +55,22 @@ def _send_etag(order) -> None:
         return response
 
 
-def _if_match() -> int | None:
-    """The version named by If-Match (one strong or weak ETag); None when absent or `*`."""
+def _if_match() -> frozenset[int] | None:
+    """The versions If-Match names (a list of strong or weak ETags); None when absent or `*`.
+
+    A well-formed entity-tag that is none of this API's versions (`"stale-0"`) names no
+    version, so the write fails its precondition (412, RFC 9110 §13.1.1); only a header that
+    is not a list of entity-tags is a 400. Tags of obs-text (bytes past ASCII, which RFC 9110
+    keeps for old senders only) count as malformed.
+    """
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not (value.isascii() and value.isdigit()):  # str.isdigit alone takes "²", which int() refuses
+    if not ETAG_LIST.fullmatch(raw.strip()):
         abort(400, message=BAD_IF_MATCH)
-    return int(value)
+    # Versions are 32-bit integers: a longer run of digits is an opaque tag (and int() of
+    # thousands of digits raises).
+    return frozenset(int(tag) for tag in ETAG.findall(raw) if len(tag) <= 18 and tag.isascii() and tag.isdigit())
 
 
 def _found(uuid) -> orders.Order:
@@ -113,11 +127,12 @@ class OrderById(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(200, OrderSchema, headers=etag_header(REPLACED["version"]), example=REPLACED,
                   description="The order as stored now (its version unchanged if the content was)")
-    @blp.error(400, "If-Match is not an ETag of this API", BAD_IF_MATCH)
+    @blp.error(400, "If-Match is not an entity-tag or a list of them", BAD_IF_MATCH)
     @blp.error(404, "The path's uuid is malformed (an absent order is created instead)", NotFound.description)
     @blp.error(409, "A concurrent write created this order first",
                CONFLICT_MESSAGE)
-    @blp.error(412, "If-Match names a version that is not current, or an order that does not exist", STALE)
+    @blp.error(412, "If-Match names no current version (an ETag not of this API names none), or the order "
+               "does not exist", STALE)
     def put(self, data, uuid):
         """Replace an order's content (creates it when absent); honours If-Match"""
         try:
@@ -132,9 +147,9 @@ class OrderById(MethodView):
     @service_token_required
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(204, description="Deleted (or already a tombstone)")
-    @blp.error(400, "If-Match is not an ETag of this API", BAD_IF_MATCH)
+    @blp.error(400, "If-Match is not an entity-tag or a list of them", BAD_IF_MATCH)
     @blp.error(404, NO_ORDER, f"Order {EXAMPLE_UUID} not found.")
-    @blp.error(412, "If-Match names a version that is not current", STALE)
+    @blp.error(412, "If-Match names no current version (an ETag not of this API names none)", STALE)
     def delete(self, uuid):
         """Soft-delete an order (a tombstone in the change feed)"""
         try:

@@ -104,11 +104,22 @@ def get_order(uuid: str, for_update: bool = False) -> Order | None:
     return db.session.scalars(stmt).first()
 
 
-def write_content(uuid: str, content: dict, expected_version: int | None = None, *,
+def _matches(expected: int | frozenset[int], version: int) -> bool:
+    return version in expected if isinstance(expected, frozenset) else version == expected
+
+
+def _named(expected: int | frozenset[int]) -> str:
+    if not isinstance(expected, frozenset):
+        return str(expected)
+    return " or ".join(map(str, sorted(expected))) or "a version If-Match names"
+
+
+def write_content(uuid: str, content: dict, expected_version: int | frozenset[int] | None = None, *,
                   existing=_UNKNOWN, seqs=None) -> WriteResult:
     """Create or fully replace an order's content; no-op (same version) if nothing changes.
 
-    `expected_version` is an If-Match: a mismatch raises PreconditionFailed, unless the
+    `expected_version` is an If-Match (one version, or the set an If-Match list names, empty
+    when it names none of this API's ETags): a mismatch raises PreconditionFailed, unless the
     order already holds exactly this content (a retried write that had been applied).
     `existing` (the order, or None when absent) and `seqs` (from `reserve_seqs`) let a
     batch writer skip the per-order look-up and counter update.
@@ -124,8 +135,8 @@ def write_content(uuid: str, content: dict, expected_version: int | None = None,
         db.session.add(order)
         return WriteResult(order, created=True, changed=True)
     same = content_of(order) == content
-    if expected_version is not None and expected_version != order.version and not same:
-        raise PreconditionFailed(f"Order {uuid} is at version {order.version}, not {expected_version}.")
+    if expected_version is not None and not _matches(expected_version, order.version) and not same:
+        raise PreconditionFailed(f"Order {uuid} is at version {order.version}, not {_named(expected_version)}.")
     if same:
         return WriteResult(order, created=False, changed=False)
     for field, value in content.items():
@@ -151,14 +162,14 @@ def create_order(data: dict) -> WriteResult:
     return write_content(uuid, content, existing=None)
 
 
-def replace_order(uuid: str, data: dict, expected_version: int | None) -> WriteResult:
+def replace_order(uuid: str, data: dict, expected_version: int | frozenset[int] | None) -> WriteResult:
     existing = get_order(uuid)
     fallback = existing.number if existing else default_number(uuid)
     content = normalise_content(data, current_app.config["ORDERS_DEFAULT_CURRENCY"], fallback)
     return write_content(uuid, content, expected_version)
 
 
-def delete_order(uuid: str, expected_version: int | None) -> WriteResult | None:
+def delete_order(uuid: str, expected_version: int | frozenset[int] | None) -> WriteResult | None:
     order = get_order(uuid)
     if order is None:
         return None

@@ -158,3 +158,23 @@ def test_since_is_bounded_by_the_seq_column(client):
     # seq is a 32-bit integer: PostgreSQL refused a larger bound with a 500.
     assert client.get(f"/orders?since={2**31 - 1}").json == {"count": 0, "data": []}
     assert client.get(f"/orders?since={2**31}").status_code == 422
+
+
+def test_a_well_formed_etag_that_is_not_the_current_version_is_a_412(client):
+    # RFC 9110 §13.1.1: If-Match that matches no current ETag is a failed precondition; a 400
+    # was answered for any entity-tag that was not digits.
+    order = create(client)
+    url = f"/orders/{order['uuid']}"
+    for tag in ('"stale-0"', 'W/"stale-0"', '""', '"1x"', f'"{"9" * 5000}"', '"7", "8"'):
+        response = client.put(url, json=order_body(status="paid"), headers={**AUTH, "If-Match": tag})
+        assert response.status_code == 412 and response.json["code"] == 412, (tag, response.json)
+        assert client.delete(url, headers={**AUTH, "If-Match": tag}).status_code == 412, tag
+    assert client.put(f"/orders/{uuidlib.uuid4()}", json=order_body(),
+                      headers={**AUTH, "If-Match": '"stale-0"'}).status_code == 412  # absent: not created
+    assert client.get(url).json == order
+    # A list naming the current version among others passes.
+    listed = client.put(url, json=order_body(status="paid"), headers={**AUTH, "If-Match": '"stale-0", "1"'})
+    assert listed.status_code == 200 and listed.json["version"] == 2
+    for malformed in ("garbage", '"unterminated', '"1" "2"', '"1",', 'W/ "1"'):
+        response = client.put(url, json=order_body(), headers={**AUTH, "If-Match": malformed})
+        assert response.status_code == 400 and response.json["message"].startswith("If-Match must be"), malformed
