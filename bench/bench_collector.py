@@ -17,7 +17,7 @@ TASKS = int(os.environ.get("BENCH_COLLECTOR_TASKS", "200"))
 UPDATES = int(os.environ.get("BENCH_COLLECTOR_UPDATES", "1000"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN = "bench-token"
-# How long an idle worker sleeps at most between polls of Redis (as in deploy/Procfile).
+# How long an idle worker sleeps at most between polls of Redis (as in deploy/stack.py).
 POLL_MS = os.environ.get("COLLECTOR_WORKER_POLL_MS", "50")
 
 

@@ -65,6 +65,8 @@ def stack(tmp_path_factory, redis_server_url, outside):
     ports = {service.name: free_port() for service in SERVICES}
     env = {**os.environ, "ENV_FILE": os.devnull, "VAR_DIR": str(var), "REDIS_URL": f"{redis_server_url}/15",
            "COLLECTOR_NAMESPACE": f"e2e-{os.getpid()}", "SANDBOX_GRADER_ATTEMPTS_PER_DAY": "2000",
+           # A killed worker's task is re-run in seconds, not the default 30 s + 15 s (test_process_death).
+           "COLLECTOR_HEARTBEAT_SECONDS": "1", "COLLECTOR_HEARTBEAT_TIMEOUT": "8", "COLLECTOR_REAP_SECONDS": "1",
            **outside["env"],
            **{service.port_key: str(ports[service.name]) for service in SERVICES}}
     env.pop("SERVICE_TOKEN", None)
