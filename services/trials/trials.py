@@ -29,11 +29,14 @@ from sqlalchemy.exc import IntegrityError
 
 from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
 from services.trials.records import RecordError, normalise_record, record_id
+from shared.csvfile import csv_chunks
 from shared.db import take_write_lock
 from shared.timeutil import as_utc, utcnow
 
 # Keep IN (...) lists well under every backend's bound-parameter limit.
 ID_CHUNK = 900
+# The columns of an export, in order (CSV header, JSON lines keys).
+EXPORT_COLUMNS = ("trial_id", *CONTENT_FIELDS, "created_at", "updated_at", "withdrawn_at")
 
 
 class SnapshotError(Exception):
@@ -307,6 +310,24 @@ def history_of(trial_id: str) -> Select:
 def iter_rows(stmt: Select, batch: int = 1000) -> Iterable[Trial]:
     """Stream rows without loading the whole result."""
     yield from db.session.scalars(stmt.execution_options(yield_per=batch))
+
+
+def export_record(trial: Trial) -> dict:
+    """A trial as the export writes it: the export columns, times in ISO 8601."""
+    values = ((column, getattr(trial, column)) for column in EXPORT_COLUMNS)
+    return {column: value.isoformat() if hasattr(value, "isoformat") else value for column, value in values}
+
+
+def export_csv(stmt: Select) -> Iterator[str]:
+    """The trials of `stmt` as CSV text with a header row, in chunks."""
+    records = (export_record(trial) for trial in iter_rows(stmt))
+    return csv_chunks(EXPORT_COLUMNS, ([record[c] for c in EXPORT_COLUMNS] for record in records))
+
+
+def export_jsonl(stmt: Select) -> Iterator[str]:
+    """The trials of `stmt` as JSON lines, one trial a line."""
+    for trial in iter_rows(stmt):
+        yield json.dumps(export_record(trial), ensure_ascii=False) + "\n"
 
 
 def load_snapshot(pages: Iterable[list[dict]], snapshot_id: str, force: bool = False,
