@@ -6,11 +6,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.grader import attempts, stats
+from services.grader.examples import BATCH_RESULT_EXAMPLE, BATCH_TOO_LARGE, DAY_EXAMPLE, RANGE_EXAMPLE, RANGE_TOO_LONG
 from services.grader.models import db
 from services.grader.schemas import (
-    BATCH_RESULT_EXAMPLE,
-    DAY_EXAMPLE,
-    RANGE_EXAMPLE,
     AttemptQueryArgsSchema,
     AttemptSchema,
     BatchResultSchema,
@@ -45,8 +43,7 @@ class AttemptBatch(MethodView):
     @blp.arguments(BatchSchema)
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE,
                   description="How many records were stored, were already there, or were rejected (and why)")
-    @blp.error(413, "Too many records in one batch (GRADER_BATCH_MAX, 50000 by default)",
-               "A batch holds at most 50000 records; this one has 60000.")
+    @blp.error(413, "Too many records in one batch (GRADER_BATCH_MAX, 50000 by default)", BATCH_TOO_LARGE)
     def post(self, body):
         """Store a batch of attempts; ones already stored are counted as duplicates"""
         limit = current_app.config["GRADER_BATCH_MAX"]
@@ -66,8 +63,7 @@ class DailyStats(MethodView):
     # The 200 has two shapes, by the query (the range is sent as a Response, past the one-day schema).
     @blp.doc(responses={200: {"content": {"application/json": {
         "schema": {"oneOf": [DailyStatsSchema, StatsRangeSchema]}}}}})
-    @blp.error(400, "The range is longer than GRADER_STATS_MAX_DAYS (366 by default)",
-               "A range holds at most 366 days; this one has 400.")
+    @blp.error(400, "The range is longer than GRADER_STATS_MAX_DAYS (366 by default)", RANGE_TOO_LONG)
     def get(self, args):
         """A day's figures (date=), or {"count", "data": [one row per day]} (start= and end=)"""
         if "date" in args:

@@ -6,13 +6,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.grader import reports
+from services.grader.examples import REPORT_EXAMPLE, REPORT_IN_PROGRESS
 from services.grader.models import db
-from services.grader.schemas import (
-    REPORT_EXAMPLE,
-    ReportQueryArgsSchema,
-    ReportRequestSchema,
-    ReportSchema,
-)
+from services.grader.schemas import ReportQueryArgsSchema, ReportRequestSchema, ReportSchema
 from shared.api import Blueprint
 from shared.auth import service_token_required
 from shared.pagination import PAGE_PAST_END, page_schema, paginate
@@ -37,8 +33,7 @@ class DailyReport(MethodView):
     @blp.arguments(ReportRequestSchema)
     @blp.response(200, ReportSchema, example=REPORT_EXAMPLE,
                   description="The report as recorded: each sink's status and detail (a failed sink is not an error)")
-    @blp.error(409, "A report for the same date is being published right now",
-               "A report for 2024-03-01 is being published right now; try again when it is done.")
+    @blp.error(409, "A report for the same date is being published right now", REPORT_IN_PROGRESS)
     def post(self, body):
         """Compute a day's figures and publish them (a sink not configured is skipped)
 

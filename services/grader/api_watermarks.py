@@ -6,6 +6,7 @@ from flask_smorest import abort
 from werkzeug.exceptions import NotFound
 
 from services.grader import watermarks
+from services.grader.examples import WATERMARK_EXAMPLE, WATERMARK_EXAMPLES
 from services.grader.models import db
 from services.grader.schemas import WatermarkSchema, WatermarkUpdateSchema
 from shared.api import CONFLICT_MESSAGE, Blueprint, path_parameter
@@ -32,11 +33,7 @@ def _storable(name: str) -> str:
 class WatermarkByName(MethodView):
     @blp.response(200, WatermarkSchema, description="The watermark; position and updated_at are null for a name "
                                                     "no pull has stored yet (e.g. before the first scheduled pull)",
-                  examples={"stored": {"summary": "after a pull", "value": {
-                      "name": "grader-statistics", "position": "2023-06-01T00:00:00+00:00",
-                      "updated_at": "2023-06-01T00:07:41.532118+00:00"}},
-                            "none yet": {"summary": "no pull has stored it yet", "value": {
-                                "name": "grader-statistics", "position": None, "updated_at": None}}})
+                  examples=WATERMARK_EXAMPLES)
     @blp.error(404, NO_SUCH_URL, NotFound.description)
     def get(self, name):
         """A watermark (position null when no pull has stored one)"""
@@ -46,8 +43,7 @@ class WatermarkByName(MethodView):
     @blp.arguments(WatermarkUpdateSchema)
     @blp.response(200, WatermarkSchema, description="The watermark as stored now: the later of its old position "
                                                     "and the one sent",
-                  example={"name": "grader-statistics", "position": "2023-06-01T00:00:00+00:00",
-                           "updated_at": "2023-06-01T00:07:41.532118+00:00"})
+                  example=WATERMARK_EXAMPLE)
     @blp.error(404, NO_SUCH_URL, NotFound.description)
     @blp.error(409, "Another request stored this watermark's first position at the same moment; send it again",
                CONFLICT_MESSAGE)

@@ -6,16 +6,11 @@ from datetime import UTC, date
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from services.grader.examples import BATCH_RECORDS_EXAMPLE, COURSE, OUTCOME_URL, SOURCEDID, USER
 from shared.pagination import PaginationQueryArgsSchema
 from shared.text import storable
 from shared.timeutil import representable_in_utc
 
-# Worked examples for the OpenAPI document, in the code grader's format (UPSTREAMS.md section 2).
-USER = "3f2a9c0e5b7d41a8b6c2e9f0a1d3b4c5"
-COURSE = "course-v1:SF+DST-3.0+28FEB2021"
-SOURCEDID = f"{COURSE}:lms.example.ru-0a1b2c:3f2a9c0e"
-OUTCOME_URL = (f"https://lms.example.ru/courses/{COURSE}/xblock/block-v1:SF+DST-3.0+28FEB2021+type@lti+block@0a1b2c"
-               "/handler_noauth/grade_handler")
 LAST_DAY = date(9999, 12, 30)  # the last UTC day whose end (next midnight) a datetime can hold
 
 
@@ -46,14 +41,7 @@ class BatchSchema(ma.Schema):
         "description": "Attempts (user_id, oauth_consumer_key, lis_result_sourcedid, lis_outcome_service_url, "
                        "is_correct, attempt_type, created_at) or the upstream's raw records (lti_user_id, "
                        "passback_params, ...); an invalid record is rejected on its own, not the batch",
-        "example": [
-            {"user_id": USER, "oauth_consumer_key": "", "lis_result_sourcedid": SOURCEDID,
-             "lis_outcome_service_url": OUTCOME_URL, "is_correct": None, "attempt_type": "run",
-             "created_at": "2023-05-31T09:16:11.313646+00:00"},
-            {"lti_user_id": USER, "passback_params": f"{{'oauth_consumer_key': '', 'lis_result_sourcedid': "
-                                                     f"'{SOURCEDID}', 'lis_outcome_service_url': '{OUTCOME_URL}'}}",
-             "is_correct": 1, "attempt_type": "submit", "created_at": "2023-05-31 09:17:02.004211"},
-        ]})
+        "example": BATCH_RECORDS_EXAMPLE})
 
 
 class RejectedRecordSchema(ma.Schema):
@@ -69,13 +57,6 @@ class BatchResultSchema(ma.Schema):
                                                          "attempt_type)", "example": 2})
     rejected = fields.List(fields.Nested(RejectedRecordSchema), metadata={
         "description": "The invalid records, by index; the others are stored all the same"})
-
-
-BATCH_RESULT_EXAMPLE = {
-    "received": 1000, "inserted": 996, "duplicates": 2,
-    "rejected": [{"index": 17, "reason": "is_correct of a submit must be 0, 1, true or false, got 2"},
-                 {"index": 503, "reason": "created_at 'yesterday' is not a timestamp"}],
-}
 
 
 class AttemptQueryArgsSchema(PaginationQueryArgsSchema):
@@ -150,30 +131,6 @@ class StatsRangeSchema(ma.Schema):
     data = fields.List(fields.Nested(DailyStatsSchema), metadata={"description": "One row per day, oldest first"})
 
 
-def _day(day: str, busiest_hour: int, unique_users: int, *courses: tuple) -> dict:
-    """A worked DailyStats example: the day's totals are the sums over its courses
-    (`courses`: course_id, attempts, runs, submits, correct_submits, unique_users, unique_tasks)."""
-
-    def figures(attempts, runs, submits, correct, users, tasks) -> dict:
-        return {"attempts": attempts, "runs": runs, "submits": submits, "correct_submits": correct,
-                "success_rate": round(correct / submits, 4), "unique_users": users, "unique_tasks": tasks}
-
-    totals = [sum(column) for column in zip(*(course[1:] for course in courses), strict=True)]
-    totals[4] = unique_users  # fewer than the courses' sum: some learners take both courses
-    return {"date": day, **figures(*totals),
-            "by_course": [{"course_id": course[0], **figures(*course[1:])} for course in courses],
-            "busiest_hour": busiest_hour}
-
-
-DAY_EXAMPLE = _day("2023-05-31", 9, 412, (COURSE, 1210, 853, 357, 251, 268, 38),
-                   ("course-v1:SF+SQL-1.0+15JAN2023", 624, 443, 181, 120, 151, 19))
-RANGE_EXAMPLE = {"count": 2, "data": [
-    _day("2023-05-30", 10, 349, (COURSE, 1003, 705, 298, 210, 231, 35),
-         ("course-v1:SF+SQL-1.0+15JAN2023", 508, 365, 143, 92, 127, 17)),
-    DAY_EXAMPLE,
-]}
-
-
 class ReportRequestSchema(ma.Schema):
     date = fields.Date(required=True, validate=validate.Range(max=LAST_DAY), metadata={
         "description": "The UTC day to report, YYYY-MM-DD", "example": "2023-05-31"})
@@ -195,11 +152,6 @@ class ReportSchema(ma.Schema):
     email_detail = fields.String(allow_none=True, metadata={
         "description": "What was done, why it was skipped, or the failure (redacted)",
         "example": "sent to 3 of 3 recipients"})
-
-
-REPORT_EXAMPLE = {"id": 42, "date": "2023-05-31", "created_at": "2023-06-01T06:00:04+00:00", "stats": DAY_EXAMPLE,
-                  "sheets_status": "published", "sheets_detail": "appended a row to 'Daily'",
-                  "email_status": "skipped", "email_detail": "e-mail is not configured"}
 
 
 class ReportQueryArgsSchema(PaginationQueryArgsSchema):
