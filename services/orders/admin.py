@@ -6,19 +6,22 @@ change feed stay right and a delete stays a tombstone.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import secrets
+import time
 from typing import ClassVar
 
 import marshmallow as ma
 from flask import (
     Flask,
+    Response,
     current_app,
     flash,
     redirect,
     render_template_string,
     request,
-    session,
     url_for,
 )
 from flask_admin import Admin, AdminIndexView, expose
@@ -26,31 +29,61 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 from flask_admin.theme import Bootstrap4Theme
+from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from markupsafe import Markup, escape
-from wtforms import SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from services.orders import orders
+from services.orders import admin_sessions, orders
 from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
 from services.orders.schemas import OrderContentSchema
 from services.orders.sync import ledger as ledgers
 
-SESSION_KEY = "orders_admin"
-
+PAGE_STYLE = "font-family: sans-serif; max-width: 24rem; margin: 4rem auto"
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Orders {{ instance }}: log in</title></head>
-<body style="font-family: sans-serif; max-width: 24rem; margin: 4rem auto">
+<body style="{{ style }}">
 <h1>Orders {{ instance }}</h1>
 {% if error %}<p id="login-error" style="color: #b00">{{ error }}</p>{% endif %}
-<form method="post" action="{{ url_for('admin.login') }}">
-  <input type="hidden" name="csrf" value="{{ csrf }}">
-  <p><label>User <input id="username" name="username" autocomplete="username"></label></p>
-  <p><label>Password <input id="password" name="password" type="password" autocomplete="current-password"></label></p>
+<form method="post" action="{{ url_for('admin.login', next=next) if next else url_for('admin.login') }}">
+  {{ form.csrf_token }}
+  <p><label>User {{ form.username(autocomplete="username") }}</label></p>
+  <p><label>Password {{ form.password(autocomplete="current-password") }}</label></p>
   <p><button id="login" type="submit">Log in</button></p>
 </form></body></html>"""
+MESSAGE_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<title>Orders {{ instance }}: {{ title }}</title></head>
+<body style="{{ style }}">
+<h1>{{ title }}</h1>
+<p id="message">{{ message }}</p>
+<p><a href="{{ url_for('admin.login') }}">Back to the login page</a></p>
+</body></html>"""
+
+
+class LoginForm(SecureForm):
+    username = StringField("User")
+    password = PasswordField("Password")
+
+
+class LogoutForm(SecureForm):
+    """Only its CSRF token: logging out is a POST another site cannot forge."""
 
 
 def logged_in() -> bool:
-    return bool(session.get(SESSION_KEY))
+    return admin_sessions.is_active()
+
+
+def _message_page(status: int, title: str, message: str, headers: dict | None = None) -> Response:
+    body = render_template_string(MESSAGE_PAGE, title=title, message=message, style=PAGE_STYLE,
+                                  instance=current_app.config["ORDERS_INSTANCE"])
+    return Response(body, status, headers, mimetype="text/html")
+
+
+def _credentials_ok(user: str, password: str) -> bool:
+    config = current_app.config
+    expected = config["ORDERS_ADMIN_PASSWORD"] or ""
+    user_ok = hmac.compare_digest((user or "").encode(), config["ORDERS_ADMIN_USER"].encode())
+    password_ok = hmac.compare_digest((password or "").encode(), expected.encode())
+    return bool(expected) and user_ok and password_ok
 
 
 class LoginRequired:
@@ -70,32 +103,30 @@ class OrdersIndexView(AdminIndexView):
 
     @expose("/login", methods=("GET", "POST"))
     def login(self):
+        """Throttled per client and user name by `init_admin` (every POST counts)."""
         config = current_app.config
         error = None
+        form = LoginForm(request.form if request.method == "POST" else None)
         if request.method == "POST":
-            expected_csrf = session.pop("login_csrf", None)
-            user_ok = hmac.compare_digest(request.form.get("username", "").encode(),
-                                          config["ORDERS_ADMIN_USER"].encode())
-            password = config["ORDERS_ADMIN_PASSWORD"] or ""
-            password_ok = bool(password) and hmac.compare_digest(request.form.get("password", "").encode(),
-                                                                 password.encode())
-            if not expected_csrf or not hmac.compare_digest(request.form.get("csrf", ""), expected_csrf):
+            if not form.validate():  # the only validator: the CSRF token
                 error = "The form expired; please try again."
-            elif user_ok and password_ok:
-                session.clear()
-                session[SESSION_KEY] = True
+            elif _credentials_ok(form.username.data, form.password.data):
+                admin_sessions.begin(config["ORDERS_ADMIN_USER"])
                 target = request.args.get("next") or ""
                 return redirect(target if target.startswith("/admin") else url_for(".index"))
             else:
                 current_app.logger.warning("admin login refused")
+                password = config["ORDERS_ADMIN_PASSWORD"]
                 error = "Wrong user or password." if password else "Admin login is disabled (no ORDERS_ADMIN_PASSWORD)."
-        session["login_csrf"] = secrets.token_urlsafe(24)
-        return render_template_string(LOGIN_PAGE, error=error, csrf=session["login_csrf"],
-                                      instance=config["ORDERS_INSTANCE"])
+        return render_template_string(LOGIN_PAGE, error=error, form=form, style=PAGE_STYLE,
+                                      next=request.args.get("next"), instance=config["ORDERS_INSTANCE"])
 
-    @expose("/logout", methods=("POST", "GET"))
+    @expose("/logout", methods=("POST",))
     def logout(self):
-        session.clear()
+        if not LogoutForm(request.form).validate():
+            return _message_page(400, "Not logged out",
+                                 "This logout did not come from the admin page (no valid CSRF token).")
+        admin_sessions.end()
         return redirect(url_for(".login"))
 
 
@@ -206,13 +237,44 @@ def _content_summary(content: dict | None) -> Markup:
     return Markup(escape(text))
 
 
+def _login_attempt_key() -> str:
+    user = hashlib.sha256(request.form.get("username", "").encode()).hexdigest()[:16]
+    return f"{request.remote_addr}:{user}"
+
+
+def _too_many_logins(limit: RequestLimit) -> Response:
+    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    current_app.logger.warning("admin login throttled for %s s", retry_after)
+    return _message_page(429, "Too many login attempts",
+                         f"Too many login attempts from this address for this user; try again in {retry_after} s.",
+                         {"Retry-After": str(retry_after)})
+
+
+def throttle_login(app: Flask) -> Limiter:
+    """At most ORDERS_ADMIN_LOGIN_LIMIT login POSTs per client address and user name, counted in
+    ORDERS_ADMIN_LOGIN_STORAGE (Redis; Flask-Limiter falls back to per-process memory while Redis
+    does not answer, so the throttle never turns into an outage)."""
+    config = app.config
+    limiter = Limiter(_login_attempt_key, app=app, storage_uri=config["ORDERS_ADMIN_LOGIN_STORAGE"],
+                      key_prefix=config["ORDERS_ADMIN_LOGIN_KEY_PREFIX"], strategy="moving-window",
+                      in_memory_fallback_enabled=True)
+    limit = limiter.limit(config["ORDERS_ADMIN_LOGIN_LIMIT"], methods=["POST"], on_breach=_too_many_logins)
+    app.view_functions["admin.login"] = limit(app.view_functions["admin.login"])
+    # The house error handler would answer JSON: the admin's 429 is the page built above.
+    app.register_error_handler(RateLimitExceeded, lambda exc: exc.get_response())
+    return limiter
+
+
 def init_admin(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions last as long as this process
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    instance = app.config["ORDERS_INSTANCE"]
+    app.config["SECRET_KEY"] = admin_sessions.instance_secret_key(app.config["SECRET_KEY"], instance)
     # Cookies are per host, not per port: A and B on one machine must not share a session.
-    app.config["SESSION_COOKIE_NAME"] = f"orders_{app.config['ORDERS_INSTANCE'].lower()}_session"
-    admin = Admin(app, name=f"Orders {app.config['ORDERS_INSTANCE']}", theme=Bootstrap4Theme(),
+    app.config["SESSION_COOKIE_NAME"] = f"orders_{instance.lower()}_session"
+    app.jinja_env.globals["admin_logout_form"] = lambda: LogoutForm() if logged_in() else None
+    admin = Admin(app, name=f"Orders {instance}", theme=Bootstrap4Theme(base_template="orders_admin/base.html"),
                   index_view=OrdersIndexView(url="/admin"))
     admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
     admin.add_view(CollisionAdmin(Collision, db, name="Collisions", endpoint="collision"))
+    throttle_login(app)

@@ -26,8 +26,19 @@ class Config(BaseConfig):
         # Admin page login; without a password the admin page refuses every login.
         self.ORDERS_ADMIN_USER = env.str("ORDERS_ADMIN_USER", "admin")
         self.ORDERS_ADMIN_PASSWORD = env.str("ORDERS_ADMIN_PASSWORD", "")
-        # Signs the admin session cookie. Unset: a random key per process (logins end on restart).
+        # Signs the admin session cookie (through a key derived per instance, so A's cookie never
+        # verifies on B). Unset: a random key per process (logins end on restart).
         self.SECRET_KEY = env.str("ORDERS_SECRET_KEY") or None
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env.bool("ORDERS_SESSION_COOKIE_SECURE", False)  # true behind HTTPS
+        # A login lasts at most this long; logout ends it at once (admin_sessions rows).
+        self.ORDERS_ADMIN_SESSION_HOURS = env.float("ORDERS_ADMIN_SESSION_HOURS", 12.0)
+        # Failed logins allowed per client address and user name (Flask-Limiter's notation),
+        # counted in Redis so every gunicorn worker shares them; memory:// for a process alone.
+        self.ORDERS_ADMIN_LOGIN_LIMIT = env.str("ORDERS_ADMIN_LOGIN_LIMIT", "5 per minute")
+        self.ORDERS_ADMIN_LOGIN_STORAGE = env.str("ORDERS_ADMIN_LOGIN_STORAGE") or self.REDIS_URL or "memory://"
+        self.ORDERS_ADMIN_LOGIN_KEY_PREFIX = env.str("ORDERS_ADMIN_LOGIN_KEY_PREFIX",
+                                                     f"orders-{self.ORDERS_INSTANCE.lower()}-admin-login")
         # Testing aid: shift this instance's clock (created_at/updated_at) by N seconds.
         self.ORDERS_CLOCK_SKEW_SECONDS = env.float("ORDERS_CLOCK_SKEW_SECONDS", 0.0)
 

@@ -101,3 +101,14 @@ class SyncValue(db.Model):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminSession(db.Model):
+    """One admin login. The signed cookie carries a random id; this row holds its hash, so a
+    logout (the row deleted) ends the session even for a copy of the cookie."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(index=True)

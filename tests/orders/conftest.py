@@ -1,6 +1,8 @@
 """Orders fixtures: apps on fresh databases (migrated), clients with the service token."""
 from __future__ import annotations
 
+import uuid as uuidlib
+
 import pytest
 from flask_migrate import upgrade
 
@@ -21,7 +23,9 @@ def orders_config(database_url: str, tmp_path, instance: str = "A", **extra) -> 
     return {"TESTING": True, "ORDERS_INSTANCE": instance, "SQLALCHEMY_DATABASE_URI": database_url,
             "SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": str(tmp_path / "log"), "ORDERS_ADMIN_USER": "admin",
             "ORDERS_ADMIN_PASSWORD": "test-admin-password", "SECRET_KEY": "test-secret",
-            "ORDERS_PEER_URL": "http://peer.invalid" if instance == "A" else "", **extra}
+            "ORDERS_PEER_URL": "http://peer.invalid" if instance == "A" else "",
+            # Login attempts are counted in the shared Redis: each app counts its own.
+            "ORDERS_ADMIN_LOGIN_KEY_PREFIX": f"test-orders-login-{uuidlib.uuid4().hex}", **extra}
 
 
 @pytest.fixture

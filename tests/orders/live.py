@@ -1,6 +1,7 @@
 """Both instances and the integration as real processes, with the fault proxy in between."""
 from __future__ import annotations
 
+import uuid as uuidlib
 from dataclasses import dataclass
 
 import requests
@@ -118,7 +119,9 @@ def start_stack(live_process, database_url_for, tmp_path, b_env: dict | None = N
     migrate(url_a, tmp_path)
     migrate(url_b, tmp_path)
     common = {"SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": str(tmp_path / "log"), "ORDERS_ADMIN_USER": "admin",
-              "ORDERS_ADMIN_PASSWORD": ADMIN_PASSWORD, "ORDERS_SECRET_KEY": "e2e-secret"}
+              "ORDERS_ADMIN_PASSWORD": ADMIN_PASSWORD, "ORDERS_SECRET_KEY": "e2e-secret",
+              # Failed logins are counted in the shared Redis: this stack counts its own.
+              "ORDERS_ADMIN_LOGIN_KEY_PREFIX": f"test-orders-login-{uuidlib.uuid4().hex}"}
     port_a, port_b = free_port(), free_port()
     b = live_process(flask_app("services.orders", port_b),
                      {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b, **(b_env or {})},

@@ -15,8 +15,8 @@ def csrf(html: str, name: str = "csrf_token") -> str:
 
 
 def log_in(client, password="test-admin-password"):
-    token = csrf(client.get("/admin/login").text, "csrf")
-    return client.post("/admin/login", data={"username": "admin", "password": password, "csrf": token})
+    token = csrf(client.get("/admin/login").text)
+    return client.post("/admin/login", data={"username": "admin", "password": password, "csrf_token": token})
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def admin(client):
 def test_login_refuses_wrong_passwords_and_forged_forms(client):
     assert "Wrong user or password" in log_in(client, password="nope").text
     client.get("/admin/login")
-    forged = client.post("/admin/login", data={"username": "admin", "password": "test-admin-password", "csrf": "x"})
+    forged = client.post("/admin/login", data={"username": "admin", "password": "test-admin-password",
+                                               "csrf_token": "x"})
     assert "form expired" in forged.text
     assert client.get("/admin/order/").status_code == 302
 
