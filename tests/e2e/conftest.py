@@ -1,7 +1,6 @@
 """The whole stack, started exactly as `make up` starts it, on free ports with fresh data."""
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -10,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_google import FakeGoogle
 from tests.support.processes import REPO_ROOT, free_port
-from tests.support.smtp import Inbox
+from tests.support.smtp import smtp_server
 
 
 @dataclass
@@ -37,24 +37,15 @@ def _stack(command: str, env: dict, timeout: float) -> subprocess.CompletedProce
 @pytest.fixture(scope="session")
 def outside(tmp_path_factory):
     """What is outside our walls for the report: a local SMTP server and the Sheets v4 fake."""
-    from aiosmtpd.controller import Controller
-
-    from tests.grader.fake_google import FakeGoogle
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
     credentials = tmp_path_factory.mktemp("google") / "service-account.json"
-    with FakeGoogle() as google:
+    with smtp_server() as inbox, FakeGoogle() as google:
         google.service_account_file(credentials)
         yield {"inbox": inbox, "google": google, "env": {
-            "GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": str(smtp.port), "GRADER_SMTP_SECURITY": "none",
+            "GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": str(inbox.port), "GRADER_SMTP_SECURITY": "none",
             "GRADER_REPORT_RECIPIENTS": "manager@example.edu", "GRADER_REPORT_FROM": "grader@example.edu",
             "GRADER_SHEETS_CREDENTIALS_FILE": str(credentials),
             "GRADER_SHEETS_SPREADSHEET_ID": google.spreadsheet.spreadsheet_id,
             "GRADER_SHEETS_API_URL": google.url}}
-    smtp.stop()
 
 
 @pytest.fixture(scope="session")

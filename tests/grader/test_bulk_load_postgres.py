@@ -8,9 +8,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.grader.conftest import AUTH
-from tests.grader.test_api import DAY, attempt, post_batch
-from tests.support.databases import BACKENDS, fresh_postgres_schema
+from services.grader import create_app
+from services.grader.models import db
+from tests.support.auth import AUTH
+from tests.support.databases import BACKENDS, fresh_postgres_schema, migrate
+from tests.support.grader import DAY, attempt, grader_config, post_batch
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only: set TEST_DATABASE_URL")
@@ -18,16 +20,9 @@ pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL
 
 @pytest.fixture
 def postgres_client(tmp_path, worker_id):
-    import flask_migrate
-
-    from services.grader import create_app
-    from services.grader.models import db
-    from tests.grader.conftest import MIGRATIONS, grader_config
-
     url = fresh_postgres_schema(f"test_grader_load_{worker_id}")
+    migrate("grader", url, tmp_path)
     app = create_app(grader_config(url, tmp_path))
-    with app.app_context():
-        flask_migrate.upgrade(directory=str(MIGRATIONS))
     yield app.test_client(), url
     with app.app_context():
         db.session.remove()

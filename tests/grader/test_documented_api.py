@@ -13,8 +13,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.grader.conftest import AUTH
-from tests.grader.test_api import DAY, post_batch
+from tests.support.auth import AUTH
+from tests.support.grader import DAY, post_batch
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 

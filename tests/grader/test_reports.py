@@ -3,44 +3,21 @@ the Sheets v4 endpoints, e-mail through a real local SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import email
-import logging
 import socket
 import threading
 from datetime import date, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from services.grader.models import ReportLease, db
 from services.grader.reports import REPORT_LEASE
 from shared.timeutil import utcnow
-from tests.grader.conftest import AUTH
-from tests.grader.fake_google import FakeGoogle
-from tests.grader.test_api import DAY, post_batch
-from tests.support.processes import free_port
-from tests.support.smtp import Inbox
+from tests.support.auth import AUTH
+from tests.support.fake_google import FakeGoogle
+from tests.support.grader import DAY, post_batch
+from tests.support.smtp import smtp_server
 
 SMTP_PASSWORD = "smtp-secret-value"
-
-
-@pytest.fixture(autouse=True)
-def quiet_smtp_server_thread():
-    """aiosmtpd logs connection events from its own thread, possibly after a test's log
-    handlers are closed (which would reopen their file); its INFO lines are not needed here."""
-    logger = logging.getLogger("mail.log")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -56,8 +33,8 @@ def sheets_config(google, tmp_path) -> dict:
             "GRADER_SHEETS_API_URL": google.url}
 
 
-def smtp_config(controller) -> dict:
-    return {"GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": controller.port, "GRADER_SMTP_SECURITY": "none",
+def smtp_config(inbox) -> dict:
+    return {"GRADER_SMTP_HOST": "127.0.0.1", "GRADER_SMTP_PORT": inbox.port, "GRADER_SMTP_SECURITY": "none",
             "GRADER_REPORT_RECIPIENTS": ["manager@example.edu", "team@example.edu"],
             "GRADER_REPORT_FROM": "grader@example.edu"}
 
@@ -110,10 +87,9 @@ def test_sheets_row_is_written_once_and_updated_in_place(make_app, google, tmp_p
     assert sum(1 for m, _ in calls if m == "POST") == 2  # one append per date, never two
 
 
-def test_a_second_report_of_a_date_is_refused_while_the_first_runs(make_app, google, tmp_path, smtp_server):
+def test_a_second_report_of_a_date_is_refused_while_the_first_runs(make_app, google, tmp_path, smtp_inbox):
     """The schedule and a manual run asking for one date at once: one Sheets row, one e-mail."""
-    controller, inbox = smtp_server
-    app = make_app(**sheets_config(google, tmp_path), **smtp_config(controller))
+    app = make_app(**sheets_config(google, tmp_path), **smtp_config(smtp_inbox))
     post_batch(app.test_client(), DAY)
     google.hold_reads()
     first = []
@@ -134,7 +110,7 @@ def test_a_second_report_of_a_date_is_refused_while_the_first_runs(make_app, goo
     assert other_day.status_code == 200
     assert first[0].status_code == 200, first[0].json
     assert [row[0] for row in google.grid()] == ["date", "2024-03-01"]
-    assert len(inbox.messages) == 1
+    assert len(smtp_inbox.messages) == 1
     assert app.test_client().get("/reports?date=2024-03-01").json["count"] == 1
     # Done: the date is free again.
     assert report(app.test_client())["sheets_detail"].startswith("updated row 2")
@@ -154,24 +130,22 @@ def test_a_dead_publications_lease_is_taken_over(make_app):
     assert "is being published right now" in result.output
 
 
-def test_a_failing_sheet_is_reported_and_email_still_goes(make_app, google, tmp_path, smtp_server):
-    controller, inbox = smtp_server
-    config = {**sheets_config(google, tmp_path), **smtp_config(controller),
+def test_a_failing_sheet_is_reported_and_email_still_goes(make_app, google, tmp_path, smtp_inbox):
+    config = {**sheets_config(google, tmp_path), **smtp_config(smtp_inbox),
               "GRADER_SHEETS_SPREADSHEET_ID": "no-such-sheet"}
     client = make_app(**config).test_client()
     body = report(client)
     assert body["sheets_status"] == "failed" and "SpreadsheetNotFound" in body["sheets_detail"]
     assert body["email_status"] == "published"
-    assert len(inbox.messages) == 1
+    assert len(smtp_inbox.messages) == 1
 
 
-def test_report_email_reaches_the_smtp_server(make_app, smtp_server):
-    controller, inbox = smtp_server
-    client = make_app(**smtp_config(controller)).test_client()
+def test_report_email_reaches_the_smtp_server(make_app, smtp_inbox):
+    client = make_app(**smtp_config(smtp_inbox)).test_client()
     post_batch(client, DAY)
     body = report(client)
     assert body["email_status"] == "published" and body["email_detail"] == "sent to 2 of 2 recipients"
-    mail_from, recipients, content = inbox.messages[0]
+    mail_from, recipients, content = smtp_inbox.messages[0]
     assert mail_from == "grader@example.edu"
     assert recipients == ["manager@example.edu", "team@example.edu"]
     message = email.message_from_bytes(content)
@@ -181,11 +155,10 @@ def test_report_email_reaches_the_smtp_server(make_app, smtp_server):
     assert "course-v1:SF+SQL-1.0+15JAN2023: 1 attempts" in text and "09:00-09:59 UTC" in text
 
 
-def test_empty_day_report_still_goes_out(make_app, smtp_server):
-    controller, inbox = smtp_server
-    body = report(make_app(**smtp_config(controller)).test_client(), "2020-01-01")
+def test_empty_day_report_still_goes_out(make_app, smtp_inbox):
+    body = report(make_app(**smtp_config(smtp_inbox)).test_client(), "2020-01-01")
     assert body["stats"]["attempts"] == 0 and body["email_status"] == "published"
-    assert "(no attempts)" in email.message_from_bytes(inbox.messages[0][2]).get_payload(decode=True).decode()
+    assert "(no attempts)" in email.message_from_bytes(smtp_inbox.messages[0][2]).get_payload(decode=True).decode()
 
 
 def test_smtp_failure_is_reported_without_the_password(make_app, caplog):
@@ -220,18 +193,13 @@ def test_smtp_login_over_starttls(make_app, tmp_path):
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password.decode() == SMTP_PASSWORD)
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True,
-                            authenticator=authenticator, auth_require_tls=True)
-    controller.start()
-    try:
-        client = make_app(GRADER_SMTP_HOST="127.0.0.1", GRADER_SMTP_PORT=controller.port,
+    with smtp_server(tls_context=context, require_starttls=True, authenticator=authenticator,
+                     auth_require_tls=True) as inbox:
+        client = make_app(GRADER_SMTP_HOST="127.0.0.1", GRADER_SMTP_PORT=inbox.port,
                           GRADER_SMTP_SECURITY="starttls", GRADER_SMTP_CA_FILE=str(cert),
                           GRADER_SMTP_USER="reports", GRADER_SMTP_PASSWORD=SMTP_PASSWORD,
                           GRADER_REPORT_RECIPIENTS=["m@example.edu"]).test_client()
         body = report(client)
-    finally:
-        controller.stop()
     assert body["email_status"] == "published", body["email_detail"]
     assert logins == [("reports", SMTP_PASSWORD)]
     assert len(inbox.messages) == 1

@@ -5,7 +5,7 @@ import logging
 
 import time_machine
 
-from tests.grader.conftest import AUTH
+from tests.support.auth import AUTH
 
 
 def test_watermark_starts_empty_and_only_moves_forward(client):

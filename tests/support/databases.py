@@ -1,9 +1,13 @@
 """Test databases: a SQLite file per test, or a fresh PostgreSQL schema per test when
-TEST_DATABASE_URL is set."""
+TEST_DATABASE_URL is set; empty, or migrated as production migrates them."""
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
+from pathlib import Path
 
+import flask_migrate
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -38,3 +42,31 @@ def fresh_postgres_schema(schema: str) -> str:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def migrate(service: str, url: str, var_dir: Path) -> None:
+    """Bring the database at `url` to the head of `service`'s Alembic migrations, as
+    `flask db upgrade` does in production."""
+    app = importlib.import_module(f"services.{service}").create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "LOG_DIR": var_dir / "log", "VAR_DIR": var_dir})
+    with app.app_context():
+        flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+class SqliteTemplates:
+    """One SQLite file per service, migrated once per test session; each test gets a copy.
+
+    Copying a file takes about a millisecond, migrating 50-250 ms. (On PostgreSQL each test
+    migrates its own fresh schema: that costs about what `create_all` did.)"""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.files: dict[str, Path] = {}
+
+    def copy_to(self, service: str, url: str) -> None:
+        if service not in self.files:
+            template = self.directory / f"{service}.sqlite3"
+            migrate(service, f"sqlite:///{template}", self.directory)
+            self.files[service] = template  # disposing the engine checkpointed the WAL into the file
+        shutil.copyfile(self.files[service], make_url(url).database)

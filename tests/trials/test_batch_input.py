@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tests.conftest import SERVICE_TOKEN
-from tests.trials.conftest import trial
+from tests.support.auth import SERVICE_TOKEN
+from tests.support.trials import trial
 
 
 def test_bad_records_are_reported_and_good_ones_stored(client, put_batch):

@@ -2,7 +2,8 @@
 import pytest
 
 from services.trials import create_app
-from tests.trials.conftest import AUTH, trial
+from tests.support.auth import AUTH
+from tests.support.trials import trial
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ trials, and a snapshot's withdrawals, in trial id order before it reads or write
 import random
 import threading
 
-from tests.conftest import SERVICE_TOKEN
-from tests.trials.conftest import trial
+from tests.support.auth import SERVICE_TOKEN
+from tests.support.trials import trial
 
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 

@@ -1,17 +1,17 @@
 """`flask --app services.trials pull` against the sandbox running as a real process."""
+import pytest
 import requests
 
 from deploy.sandbox.odcloud import generate_trials
-from tests.support.processes import flask_app, free_port
+from tests.support.trials import trial
 
 
-def start_sandbox(live_process, **env):
-    port = free_port()
-    return live_process(flask_app("deploy.sandbox", port), env=env, port=port, name="sandbox")
+@pytest.fixture
+def sandbox_env():
+    return {"SANDBOX_ODCLOUD_TRIALS": 145, "SANDBOX_SEED": 7}
 
 
-def test_pull_loads_every_page_then_tracks_changes_and_withdrawals(app, client, runner, live_process):
-    sandbox = start_sandbox(live_process, SANDBOX_ODCLOUD_TRIALS=145, SANDBOX_SEED=7)
+def test_pull_loads_every_page_then_tracks_changes_and_withdrawals(app, client, runner, sandbox):
     app.config.update(ODCLOUD_BASE_URL=sandbox.url + "/api", ODCLOUD_PER_PAGE=40)
 
     result = runner.invoke(args=["pull", "--snapshot-id", "day-1"])
@@ -40,9 +40,7 @@ def test_pull_loads_every_page_then_tracks_changes_and_withdrawals(app, client, 
     assert {c["field"] for c in history["changes"]} >= {"target_subjects"}
 
 
-def test_pull_with_a_wrong_key_fails_and_changes_nothing(app, client, runner, live_process, put_batch):
-    sandbox = start_sandbox(live_process)
-    from tests.trials.conftest import trial
+def test_pull_with_a_wrong_key_fails_and_changes_nothing(app, client, runner, sandbox, put_batch):
     put_batch([trial("KEEP")])
     app.config.update(ODCLOUD_BASE_URL=sandbox.url + "/api", ODCLOUD_SERVICE_KEY="not-registered")
     result = runner.invoke(args=["pull"])
@@ -52,8 +50,7 @@ def test_pull_with_a_wrong_key_fails_and_changes_nothing(app, client, runner, li
     assert client.get("/trials").json["count"] == 1
 
 
-def test_pull_stops_on_quota_exceeded(app, runner, live_process):
-    sandbox = start_sandbox(live_process)
+def test_pull_stops_on_quota_exceeded(app, runner, sandbox):
     requests.post(sandbox.url + "/_sandbox/odcloud/mode", json={"quota_exceeded": True}, timeout=5)
     app.config.update(ODCLOUD_BASE_URL=sandbox.url + "/api")
     result = runner.invoke(args=["pull"])

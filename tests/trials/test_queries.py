@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from tests.trials.conftest import trial
+from tests.support.trials import trial
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 

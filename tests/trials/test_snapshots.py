@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from tests.trials.conftest import trial
+from tests.support.trials import trial
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
