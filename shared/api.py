@@ -11,11 +11,22 @@ import logging
 from http import HTTPStatus
 
 import flask_smorest
+from apispec import BasePlugin
+from flask import Request, g, request
 from flask.json.provider import DefaultJSONProvider
+from flask_smorest import abort
 from flask_smorest import etag as fs_etag
 from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import Conflict, InternalServerError, ServiceUnavailable, default_exceptions
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import (
+    BadRequest,
+    Conflict,
+    InternalServerError,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+    default_exceptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +35,13 @@ SERVICE_TOKEN_SCHEME = "serviceToken"
 CONFLICT_MESSAGE = "The request conflicts with stored data (a unique or foreign key constraint)."
 DATABASE_DOWN_MESSAGE = "The database is not available; try again."
 UNEXPECTED_MESSAGE = "An unexpected error occurred; it has been logged."
+# JSON nested past the interpreter's recursion limit (e.g. 10,000 `[`): a 400, never a 500.
+DEEP_JSON_MESSAGE = "The JSON body is nested too deeply to be read."
+DEEP_JSON_ERRORS = {"json": ["Nested too deeply."]}
+
+
+def too_large_message(limit: int) -> str:
+    return f"The request body is larger than this service accepts ({limit} bytes at most)."
 
 
 def error_example(status: int, message: str | None = None, **extra) -> dict:
@@ -45,7 +63,72 @@ def path_parameter(name: str, description: str, example) -> dict:
     return {"in": "path", "name": name, "description": description, "example": example}
 
 
+def known_query_args() -> set[str]:
+    """The query parameters the current view declared (its `@blp.arguments(..., location="query")`)."""
+    return g.get("known_query_args", set())
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' Flask parser, with deep JSON answered as a 400 and the declared query names kept.
+
+    webargs parses bodies with the standard `json` module, whose RecursionError on a body
+    nested thousands deep would otherwise end as a 500.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            abort(400, message=DEEP_JSON_MESSAGE, errors=DEEP_JSON_ERRORS)
+
+    def load_querystring(self, req, schema):
+        names = {field.data_key or name for name, field in schema.fields.items() if not field.dump_only}
+        g.known_query_args = known_query_args() | names
+        return super().load_querystring(req, schema)
+
+
+class ServiceRequest(Request):
+    """Flask's request, with a body of unknown length (chunked) over MAX_CONTENT_LENGTH refused
+    with a 413 (werkzeug would stop reading at the limit and hand on the truncated body), and
+    `request.get_json()` (views outside webargs) giving the same 400 for deep JSON."""
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+        data = super().get_data(cache=cache, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and len(data) >= limit \
+                and self.environ["wsgi.input"].read(1):  # more after the limit: do not read on
+            raise RequestEntityTooLarge(too_large_message(limit))
+        return data.decode(errors="replace") if as_text else data
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            raise BadRequest(DEEP_JSON_MESSAGE) from None
+
+
+def refuse_oversized_body() -> None:
+    """A `before_request` hook: a declared Content-Length over MAX_CONTENT_LENGTH is a 413 before
+    any of the body is read, on every route (werkzeug itself refuses a longer chunked body as it reads)."""
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(too_large_message(limit))
+
+
+class BodyErrorsPlugin(BasePlugin):
+    """Documents on every operation that takes a body the 400 (bad or too deep JSON) and 413 (too large)."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("400", "BAD_REQUEST")
+                responses.setdefault("413", "REQUEST_ENTITY_TOO_LARGE")
+
+
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
     def error(self, status: int, description: str, message: str | None = None):
         """Document an error this view answers: `description` in the docs, `message` as the example's text."""
         return self.alt_response(status, schema=ErrorSchema, description=description,
@@ -85,8 +168,21 @@ class Api(flask_smorest.Api):
         for status in HTTPStatus:
             if status < 400:  # e.g. NOT_MODIFIED for @blp.etag: no body
                 self.spec.components.response(status.name, {"description": status.phrase}, lazy=True)
-            elif status != HTTPStatus.UNPROCESSABLE_ENTITY:
+            elif status not in (HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.BAD_REQUEST,
+                                HTTPStatus.REQUEST_ENTITY_TOO_LARGE):
                 self.spec.components.response(status.name, error_response(status, status.phrase), lazy=True)
+        bad_json = error_example(400, DEEP_JSON_MESSAGE, errors=DEEP_JSON_ERRORS)
+        self.spec.components.response(
+            "BAD_REQUEST",
+            {"description": "The body is not JSON, or is nested too deeply to be read",
+             "content": {"application/json": {"schema": ErrorSchema, "example": bad_json}}},
+            lazy=True)
+        limit = self._app.config["MAX_CONTENT_LENGTH"]
+        self.spec.components.response(
+            "REQUEST_ENTITY_TOO_LARGE",
+            error_response(413, f"The body is larger than this service accepts (<SERVICE>_MAX_CONTENT_LENGTH, "
+                                f"{limit} bytes here)", too_large_message(limit)),
+            lazy=True)
         invalid = error_example(422, errors={"query": {"page": ["Not a valid integer."]}})
         self.spec.components.response(
             "UNPROCESSABLE_ENTITY",
@@ -125,7 +221,7 @@ class Api(flask_smorest.Api):
 
 
 def create_api(app) -> Api:
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [BodyErrorsPlugin()]})
     api.spec.components.security_scheme(
         SERVICE_TOKEN_SCHEME,
         {"type": "http", "scheme": "bearer",

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from flask_sqlalchemy import SQLAlchemy
 
 from shared import health
-from shared.api import Api, ReadableJSONProvider, create_api
+from shared.api import Api, ReadableJSONProvider, ServiceRequest, create_api, refuse_oversized_body
 from shared.db import init_db
 from shared.logs import configure_logging
 
@@ -35,10 +35,13 @@ def build_service_app(
 ) -> tuple[Flask, Api]:
     app = Flask(import_name)
     app.json = ReadableJSONProvider(app)
+    app.request_class = ServiceRequest  # deep JSON is a 400 (shared/api.py)
     load_config(app, config, config_class)
     configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
                       app.config["LOG_RETENTION_DAYS"])
     init_db(app, db, migrate, migrations_dir)
+    app.before_request(refuse_oversized_body)  # MAX_CONTENT_LENGTH, before any other hook reads the body
+    health.add_check(app, "database", health.database_check)
     api = create_api(app)
     api.register_blueprint(health.blp)
     for blueprint in blueprints:

@@ -12,6 +12,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -88,6 +89,9 @@ class BaseConfig:
     OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
+    # The largest request body read, in bytes, from <SERVICE>_MAX_CONTENT_LENGTH; a larger one is a 413.
+    # A service with batch endpoints raises its default.
+    DEFAULT_MAX_CONTENT_LENGTH = 1 * MiB
 
     def __init__(self, environ: dict | None = None):
         env = Environment(environ=environ)
@@ -102,6 +106,9 @@ class BaseConfig:
         )
         self.SERVICE_TOKEN = env.str("SERVICE_TOKEN", "")
         self.REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.MAX_CONTENT_LENGTH = env.int(f"{prefix}_MAX_CONTENT_LENGTH", self.DEFAULT_MAX_CONTENT_LENGTH)
+        # Seconds each /health check (database, Redis, ...) may take before it counts as down.
+        self.HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", 1.0)
         self.HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", 30.0)
         self.HTTP_RETRIES = env.int("HTTP_RETRIES", 3)
         self.HTTP_BACKOFF = env.float("HTTP_BACKOFF", 0.5)

@@ -14,6 +14,8 @@ from flask_smorest import abort
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from shared.api import known_query_args
+
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # far past any real list; keeps OFFSET within every backend's integer range
 DEFAULT_PER_PAGE = 20
@@ -67,11 +69,13 @@ def pagination_metadata(page: int, per_page: int, count: int) -> dict[str, int]:
 
 
 def _link_header(meta: dict[str, int]) -> str:
-    args = request.args.to_dict()
+    """Links to the other pages, keeping the view's own query parameters and none a client made up."""
+    known = known_query_args() - {"page", "per_page"}
+    args = [(name, value) for name, value in request.args.items(multi=True) if name in known]
     links = []
     for rel, key in (("first", "first_page"), ("prev", "previous_page"), ("next", "next_page"), ("last", "last_page")):
         if key in meta:
-            query = urlencode({**args, "page": meta[key], "per_page": meta["per_page"]})
+            query = urlencode([*args, ("page", meta[key]), ("per_page", meta["per_page"])])
             links.append(f'<{request.base_url}?{query}>; rel="{rel}"')
     return ", ".join(links)
 

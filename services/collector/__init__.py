@@ -17,11 +17,13 @@ def create_app(config=None) -> Flask:
     from services.collector.runtime import init_runtime
     from services.collector.sample_view import sample_view
     from shared.app import build_service_app
+    from shared.health import add_check, redis_check
 
     app, _ = build_service_app(__name__, config, Config, db, migrate,
                                Path(__file__).parent / "migrations", [blp, collected_items_blp])
     app.register_blueprint(dashboard)
     app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
     init_runtime(app)
+    add_check(app, "redis", redis_check())  # the broker, the task cap and cancels: /health is 503 without it
     app.cli.add_command(collector_cli)
     return app

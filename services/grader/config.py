@@ -1,8 +1,9 @@
-from shared.config import BaseConfig
+from shared.config import BaseConfig, MiB
 
 
 class Config(BaseConfig):
     SERVICE_NAME = "grader"
+    DEFAULT_MAX_CONTENT_LENGTH = 64 * MiB  # GRADER_MAX_CONTENT_LENGTH; a full batch fits
     API_TITLE = "Grader analytics"
     API_VERSION = "1.0"
     OPENAPI_SPEC_OPTIONS = {  # noqa: RUF012 - read-only, as in every service's Config

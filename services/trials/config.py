@@ -1,10 +1,11 @@
 from typing import ClassVar
 
-from shared.config import BaseConfig
+from shared.config import BaseConfig, MiB
 
 
 class Config(BaseConfig):
     SERVICE_NAME = "trials"
+    DEFAULT_MAX_CONTENT_LENGTH = 16 * MiB  # TRIALS_MAX_CONTENT_LENGTH; a full batch fits
     API_TITLE = "Clinical trials"
     API_VERSION = "1.0"
     OPENAPI_SPEC_OPTIONS: ClassVar[dict] = {
