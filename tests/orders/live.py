@@ -5,11 +5,10 @@ import uuid as uuidlib
 from dataclasses import dataclass
 
 import requests
-from flask_migrate import upgrade
 
-from tests.conftest import SERVICE_TOKEN
-from tests.orders.conftest import AUTH, dispose, order_body, orders_config
 from tests.orders.fault_proxy import FaultProxy
+from tests.support.auth import AUTH, SERVICE_TOKEN
+from tests.support.orders import order_body
 from tests.support.processes import flask_app, free_port, python_module
 from tests.support.waiting import wait_for
 
@@ -20,15 +19,6 @@ CONTENT_KEYS = ("number", "customer_name", "customer_email", "items", "currency"
 
 def eventually(check, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
     return wait_for(check, timeout, interval, what=message)
-
-
-def migrate(database_url: str, tmp_path) -> None:
-    from services.orders import create_app
-
-    app = create_app(orders_config(database_url, tmp_path))
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-    dispose(app)
 
 
 def snapshot(base_url: str) -> dict[str, dict]:
@@ -114,10 +104,8 @@ class Stack:
         assert snapshot(self.a) == snapshot(self.b)
 
 
-def start_stack(live_process, database_url_for, tmp_path, b_env: dict | None = None) -> Stack:
-    url_a, url_b = database_url_for("orders_a"), database_url_for("orders_b")
-    migrate(url_a, tmp_path)
-    migrate(url_b, tmp_path)
+def start_stack(live_process, migrated_database_for, tmp_path, b_env: dict | None = None) -> Stack:
+    url_a, url_b = migrated_database_for("orders", "orders_a"), migrated_database_for("orders", "orders_b")
     common = {"SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": str(tmp_path / "log"), "ORDERS_ADMIN_USER": "admin",
               "ORDERS_ADMIN_PASSWORD": ADMIN_PASSWORD, "ORDERS_SECRET_KEY": "e2e-secret",
               # Failed logins are counted in the shared Redis: this stack counts its own.

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from tests.orders.conftest import AUTH, order_body
-from tests.orders.test_sync_logic import Pair, put
+from tests.orders.inprocess import Pair, put
+from tests.support.auth import AUTH
+from tests.support.orders import order_body
 
 
 def csrf(html: str, name: str = "csrf_token") -> str:

@@ -22,8 +22,8 @@ def browser(tmp_path):
 
 
 @pytest.fixture
-def stack(live_process, database_url_for, tmp_path):
-    stack = start_stack(live_process, database_url_for, tmp_path)
+def stack(live_process, migrated_database_for, tmp_path):
+    stack = start_stack(live_process, migrated_database_for, tmp_path)
     stack.start_integration()
     yield stack
     stack.proxy.stop()

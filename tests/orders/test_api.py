@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import uuid as uuidlib
 
-from tests.orders.conftest import AUTH, order_body
+from tests.support.auth import AUTH
+from tests.support.orders import order_body
 
 
 def create(client, **overrides):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.orders.conftest import AUTH
+from tests.support.auth import AUTH
 
 # Writes first, so the reads and the conditional writes meet the example order.
 ORDER = {"post": 0, "get": 1, "put": 2, "delete": 3}

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(live_process, database_url_for, tmp_path):
-    stack = start_stack(live_process, database_url_for, tmp_path)
+def stack(live_process, migrated_database_for, tmp_path):
+    stack = start_stack(live_process, migrated_database_for, tmp_path)
     stack.start_integration()
     yield stack
     stack.proxy.stop()
@@ -157,8 +157,8 @@ def test_killed_between_applying_and_saving_the_checkpoint(stack):
 
 
 @pytest.fixture
-def skewed_stack(live_process, database_url_for, tmp_path):
-    stack = start_stack(live_process, database_url_for, tmp_path, b_env={"ORDERS_CLOCK_SKEW_SECONDS": "3600"})
+def skewed_stack(live_process, migrated_database_for, tmp_path):
+    stack = start_stack(live_process, migrated_database_for, tmp_path, b_env={"ORDERS_CLOCK_SKEW_SECONDS": "3600"})
     stack.start_integration()
     yield stack
     stack.proxy.stop()

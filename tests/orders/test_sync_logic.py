@@ -7,60 +7,15 @@ import pytest
 
 from services.orders.models import db
 from services.orders.sync import ledger as ledgers
-from services.orders.sync.engine import SyncEngine
 from services.orders.sync.peer import PeerUnavailable
-from tests.orders.conftest import AUTH, order_body
-from tests.orders.inprocess import ClientPeer, snapshot
-
-
-class Pair:
-    def __init__(self, app_a, app_b, policy="manual"):
-        self.app_a, self.app_b = app_a, app_b
-        self.a, self.b = app_a.test_client(), app_b.test_client()
-        self.fault_plan: list[str] = []
-        self.peer = ClientPeer(app_b, fault=lambda call: self.fault_plan.pop(0) if self.fault_plan else "ok")
-        self.policy = policy
-        self.crash_before_checkpoint = False
-
-    def _before_checkpoint(self):
-        if self.crash_before_checkpoint:
-            self.crash_before_checkpoint = False
-            raise SystemExit("crash before checkpoint")
-
-    def round(self):
-        engine = SyncEngine(self.peer, self.policy, page_size=50, before_checkpoint=self._before_checkpoint)
-        with self.app_a.app_context():
-            return engine.run_round()
-
-    def settle(self, rounds=6):
-        for _ in range(rounds):
-            report = self.round()
-            if not (report.pulled or report.pushed or report.busy):
-                return report
-        raise AssertionError("did not settle")
-
-    def status(self):
-        return self.a.get("/sync/status").json
-
-    def assert_converged(self):
-        assert snapshot(self.a) == snapshot(self.b)
-        status = self.status()
-        assert status["states"]["ERROR"] == 0 and status["open_collisions"] == 0
-        assert status["lag"]["local_pending"] == 0
-        writes = self.peer.writes
-        self.round()
-        assert self.peer.writes == writes, "one more round must send no writes"
+from tests.orders.inprocess import Pair, put, snapshot
+from tests.support.auth import AUTH
+from tests.support.orders import order_body
 
 
 @pytest.fixture
 def pair(make_orders_app):
     return Pair(make_orders_app("A"), make_orders_app("B"))
-
-
-def put(client, uuid, **overrides):
-    response = client.put(f"/orders/{uuid}", json=order_body(**overrides), headers=AUTH)
-    assert response.status_code == 200, response.json
-    return response.json
 
 
 def test_creates_updates_and_deletes_travel_both_ways_without_echo(pair):

@@ -24,9 +24,9 @@ from services.orders.models import (
     db,
 )
 from services.orders.sync.peer import PeerUnavailable
-from tests.orders.conftest import AUTH, order_body
-from tests.orders.inprocess import FAULTS
-from tests.orders.test_sync_logic import Pair
+from tests.orders.inprocess import FAULTS, Pair
+from tests.support.auth import AUTH
+from tests.support.orders import order_body
 
 UUIDS = ["00000000-0000-4000-8000-00000000000" + str(i) for i in range(3)]
 EXAMPLES = int(os.environ.get("ORDERS_HYPOTHESIS_EXAMPLES", "25"))
