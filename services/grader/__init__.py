@@ -10,7 +10,7 @@ def create_app(config=None) -> Flask:
     from services.grader.api import blp as attempts_blp
     from services.grader.api_reports import blp as reports_blp
     from services.grader.api_watermarks import blp as watermarks_blp
-    from services.grader.cli import report, stats
+    from services.grader.cli import report, stats, watermark_move_back
     from services.grader.config import Config
     from services.grader.models import db, migrate
     from shared.app import build_service_app
@@ -19,4 +19,5 @@ def create_app(config=None) -> Flask:
                                Path(__file__).parent / "migrations", [attempts_blp, reports_blp, watermarks_blp])
     app.cli.add_command(report)
     app.cli.add_command(stats)
+    app.cli.add_command(watermark_move_back)
     return app

@@ -16,6 +16,9 @@ class Config(BaseConfig):
         env = self.env
         self.GRADER_BATCH_MAX = env.int("GRADER_BATCH_MAX", 50_000)
         self.GRADER_STATS_MAX_DAYS = env.int("GRADER_STATS_MAX_DAYS", 366)
+        # A watermark position later than now plus this many seconds is refused (422): clocks drift a little,
+        # a position in the future would stop the scheduled pull until then.
+        self.GRADER_WATERMARK_MAX_SKEW_SECONDS = env.int("GRADER_WATERMARK_MAX_SKEW_SECONDS", 300)
         # Google Sheets: a service-account JSON file (a secret: its path only, from the environment).
         self.GRADER_SHEETS_CREDENTIALS_FILE = env.str("GRADER_SHEETS_CREDENTIALS_FILE", "")
         self.GRADER_SHEETS_SPREADSHEET_ID = env.str("GRADER_SHEETS_SPREADSHEET_ID", "")

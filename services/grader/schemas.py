@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import UTC, date
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import fields, validate
 
+from services.grader import watermarks
 from services.grader.examples import BATCH_RECORDS_EXAMPLE, COURSE, OUTCOME_URL, SOURCEDID, USER
 from shared.pagination import PaginationQueryArgsSchema
 from shared.text import storable
@@ -174,5 +176,10 @@ class WatermarkUpdateSchema(ma.Schema):
     position = fields.AwareDateTime(required=True, allow_none=False, default_timezone=UTC,
                                     validate=representable_in_utc, metadata={
         "description": "Everything before this instant is loaded (a watermark only moves forward; "
-                       "UTC without an offset)",
+                       "UTC without an offset). Not later than now plus GRADER_WATERMARK_MAX_SKEW_SECONDS "
+                       "(default 5 minutes): nothing after now can have been loaded",
         "example": "2023-06-01T00:00:00+00:00"})
+
+    @ma.validates("position")
+    def not_in_the_future(self, value, **kwargs):
+        watermarks.check_not_future(value, current_app.config["GRADER_WATERMARK_MAX_SKEW_SECONDS"])
