@@ -9,10 +9,18 @@ from flask_smorest import abort
 from werkzeug.exceptions import NotFound
 
 from services.orders import orders
-from services.orders.models import db
-from services.orders.schemas import (
+from services.orders.examples import (
+    CREATED,
     EXAMPLE_ORDER,
     EXAMPLE_UUID,
+    ORDER_EXISTS,
+    ORDER_NOT_FOUND,
+    ORDER_PAGE,
+    REPLACED,
+    STALE,
+)
+from services.orders.models import db
+from services.orders.schemas import (
     OrderContentSchema,
     OrderCreateSchema,
     OrderQueryArgsSchema,
@@ -35,10 +43,6 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "example": '"
             "description": "Write only if the order is still at this version (its ETag, or a list of ETags; W/ and "
                            "`*` are accepted). An entity-tag that is no version of this order, such as "
                            "`\"stale-0\"`, fails the precondition (412). Without it the write is unconditional"}
-# Worked examples: the order of schemas.EXAMPLE_ORDER (version 3) as created, and after a PUT.
-CREATED = {**EXAMPLE_ORDER, "updated_at": EXAMPLE_ORDER["created_at"], "version": 1, "seq": 1041}
-REPLACED = {**EXAMPLE_ORDER, "updated_at": "2026-03-05T08:30:45.016734+00:00", "version": 4, "seq": 1043}
-STALE = f"Order {EXAMPLE_UUID} is at version 4, not 3."
 NO_ORDER = "No order has this uuid (a malformed uuid is a 404 too)"
 
 
@@ -83,7 +87,7 @@ def _found(uuid) -> orders.Order:
 @blp.route("/orders")
 class Orders(MethodView):
     @blp.arguments(OrderQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_schema(OrderSchema), example={"count": 1, "data": [EXAMPLE_ORDER]},
+    @blp.response(200, page_schema(OrderSchema), example=ORDER_PAGE,
                   description="One page of orders; X-Pagination and Link headers give the others")
     @blp.error(404, *PAGE_PAST_END)
     def get(self, page, per_page, since=None, include_deleted=False, **filters):
@@ -98,8 +102,7 @@ class Orders(MethodView):
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema, headers=etag_header(CREATED["version"]), example=CREATED,
                   description="The order: created, or the existing one when a create with the same content is retried")
-    @blp.error(409, "The uuid exists with different content",
-               f"Order {EXAMPLE_UUID} already exists with different content.")
+    @blp.error(409, "The uuid exists with different content", ORDER_EXISTS)
     def post(self, data):
         """Create an order (a retried create with the same content returns the existing order)"""
         try:
@@ -115,7 +118,7 @@ class Orders(MethodView):
 class OrderById(MethodView):
     @blp.response(200, OrderSchema, headers=etag_header(EXAMPLE_ORDER["version"]), example=EXAMPLE_ORDER,
                   description="The order (a tombstone has deleted: true)")
-    @blp.error(404, NO_ORDER, f"Order {EXAMPLE_UUID} not found.")
+    @blp.error(404, NO_ORDER, ORDER_NOT_FOUND)
     def get(self, uuid):
         """One order, tombstones included; ETag is its version"""
         order = _found(uuid)
@@ -148,7 +151,7 @@ class OrderById(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(204, description="Deleted (or already a tombstone)")
     @blp.error(400, "If-Match is not an entity-tag or a list of them", BAD_IF_MATCH)
-    @blp.error(404, NO_ORDER, f"Order {EXAMPLE_UUID} not found.")
+    @blp.error(404, NO_ORDER, ORDER_NOT_FOUND)
     @blp.error(412, "If-Match names no current version (an ETag not of this API names none)", STALE)
     def delete(self, uuid):
         """Soft-delete an order (a tombstone in the change feed)"""

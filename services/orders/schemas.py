@@ -6,30 +6,21 @@ from decimal import Decimal
 
 import marshmallow as ma
 
+from services.orders.examples import (
+    EXAMPLE_COLLISION,
+    EXAMPLE_CONTENT,
+    EXAMPLE_LAG,
+    EXAMPLE_ORDER,
+    EXAMPLE_PEER_CONTENT,
+    EXAMPLE_STATES,
+    EXAMPLE_UUID,
+)
 from services.orders.models import STATUSES
 from shared.pagination import DEFAULT_PER_PAGE
 from shared.text import storable
 
 FEED_MAX_PER_PAGE = 1000
 SEQ_MAX = 2**31 - 1  # `seq` is a 32-bit INTEGER column: PostgreSQL refuses a larger `since` outright
-
-# Worked examples for the OpenAPI document: one order, as a reader of the Swagger page would meet it.
-EXAMPLE_UUID = "3f2b8c1e-9d4a-4c6b-8e21-5a7d0c9b1f42"
-EXAMPLE_ITEMS = [{"sku": "MUG-1", "name": "Mug", "qty": 2, "unit_price": "9.50"}]
-EXAMPLE_CONTENT = {"number": "ORD-3F2B8C1E", "customer_name": "Ada Lovelace", "customer_email": "ada@example.com",
-                   "items": EXAMPLE_ITEMS, "currency": "EUR", "status": "paid", "note": "Leave at the front desk.",
-                   "deleted": False}
-EXAMPLE_ORDER = {"uuid": EXAMPLE_UUID, **EXAMPLE_CONTENT, "total": "19.00",
-                 "created_at": "2026-03-02T09:15:27.120394+00:00", "updated_at": "2026-03-04T16:02:11.503918+00:00",
-                 "version": 3, "seq": 1042}
-# The same order after both instances changed it: paid here, cancelled on the peer.
-EXAMPLE_PEER_CONTENT = {**EXAMPLE_CONTENT, "status": "cancelled", "note": "Customer called to cancel."}
-EXAMPLE_COLLISION = {"id": 7, "uuid": EXAMPLE_UUID, "detected_at": "2026-03-04T16:02:12.250117+00:00",
-                     "local_version": 3, "local_content": EXAMPLE_CONTENT,
-                     "peer_version": 4, "peer_content": EXAMPLE_PEER_CONTENT,
-                     "resolved_at": None, "resolution": None, "losing_content": None}
-EXAMPLE_STATES = {"NEW": 0, "UPD": 1, "OK": 1204, "DEL": 0, "DEL_SYNCED": 12, "COLLISION": 1, "ERROR": 0}
-EXAMPLE_LAG = {"peer_changes": 0, "local_pending": 1, "seconds_since_last_success": 0.412}
 
 
 def _currency(value: str) -> None:

@@ -8,13 +8,15 @@ from flask.views import MethodView
 from flask_smorest import abort
 from sqlalchemy import select
 
+from services.orders.examples import (
+    EXAMPLE_COLLISION,
+    EXAMPLE_UUID,
+    NO_OPEN_COLLISION,
+    RESOLVED_EXAMPLE,
+    STATUS_EXAMPLE,
+)
 from services.orders.models import Collision, db
 from services.orders.schemas import (
-    EXAMPLE_COLLISION,
-    EXAMPLE_CONTENT,
-    EXAMPLE_LAG,
-    EXAMPLE_STATES,
-    EXAMPLE_UUID,
     CollisionQueryArgsSchema,
     CollisionSchema,
     ResolveSchema,
@@ -27,15 +29,6 @@ from shared.redact import redact_url
 from shared.timeutil import utcnow
 
 blp = Blueprint("sync", __name__, description="Two-way sync with the peer instance: status and collisions")
-
-# Instance A a moment after a round that found one collision; one local change waits to be pushed.
-STATUS_EXAMPLE = {"instance": "A", "peer": "http://orders-b:8000", "policy": "manual", "checkpoint": 1041,
-                  "lag": EXAMPLE_LAG, "states": EXAMPLE_STATES, "open_collisions": 1,
-                  "last_round_at": "2026-03-04T16:02:12.250117+00:00",
-                  "last_success_at": "2026-03-04T16:02:12.250117+00:00", "last_error": None}
-# The collision above, resolved for the peer's side: the local content is kept as the loser.
-RESOLVED_EXAMPLE = {**EXAMPLE_COLLISION, "resolved_at": "2026-03-04T16:40:03.871260+00:00", "resolution": "peer",
-                    "losing_content": EXAMPLE_CONTENT}
 
 
 def sync_status() -> dict:
@@ -91,7 +84,7 @@ class ResolveCollision(MethodView):
                   description="The collision, resolved; taking the peer's side has written it here already, taking "
                               "the local side pushes it to the peer on the next round")
     @blp.error(404, "The order has no open collision (or the uuid is malformed)",
-               f"Order {EXAMPLE_UUID} has no open collision.")
+               NO_OPEN_COLLISION)
     def post(self, args, uuid):
         """Resolve an order's open collision by taking the local or the peer side"""
         try:
