@@ -60,7 +60,7 @@ def test_a_healthy_service_reports_each_dependency(make_app, service):
         assert response.status_code == 200, response.json
         assert response.json["status"] == "ok" and response.json["database"] == "ok"
         expected = {"database": "ok", "redis": "ok"} if service == "collector" else {"database": "ok"}
-        assert response.json["checks"] == expected
+        assert response.json["checks"].items() >= expected.items()  # a service may add optional checks
     live = client.get("/health/live")
     assert live.status_code == 200 and live.json["status"] == "ok"
 
@@ -101,7 +101,8 @@ def test_a_service_adds_its_own_check_required_or_optional(make_app):
     client = app.test_client()
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json["checks"] == {"database": "ok", "peer": "HTTP 502 from the peer"}
+    assert response.json["checks"]["database"] == "ok"
+    assert response.json["checks"]["peer"] == "HTTP 502 from the peer"
     health.add_check(app, "peer", lambda: "HTTP 502 from the peer")
     assert_not_ready(client.get("/health/ready"), "peer", "HTTP 502 from the peer")
 
