@@ -25,8 +25,6 @@ from tests.support.smtp import Inbox, smtp_server
 # The collector's app and worker fixtures, shared by the collector and community suites.
 pytest_plugins = ["tests.support.collector_fixtures"]
 
-SERVICE_TOKEN = "test-service-token"  # for the conftests not yet moved to tests/support/auth.py
-
 
 @pytest.fixture(params=BACKENDS)
 def db_backend(request) -> str:

@@ -1,7 +1,8 @@
 """Cancel while pending, cancel while running, an upstream failure."""
 import requests
 
-from tests.collector.conftest import start, task_of, trials_count, wait_for, wait_status
+from tests.support.collector import start, task_of, trials_count, wait_status
+from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 

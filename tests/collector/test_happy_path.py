@@ -1,6 +1,6 @@
 """A trials collection end to end: API -> Redis -> worker thread -> odcloud sandbox -> trials service."""
 
-from tests.collector.conftest import start, trials_count, wait_status
+from tests.support.collector import start, trials_count, wait_status
 
 
 def test_trials_collection_fills_the_trials_service(wired, client, worker, trials_service):

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from services.collector.models import Task, TaskLog, db
-from tests.collector.conftest import start, task_of, wait_for, wait_status
+from tests.support.collector import start, task_of, wait_status
+from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 

@@ -8,7 +8,6 @@ from datetime import datetime
 import pytest
 import schemathesis
 
-from tests.collector.conftest import start, task_of, wait_for, wait_status
 from tests.collector.label_table_support import (
     API,
     OUTPUT_COLUMNS,
@@ -19,6 +18,8 @@ from tests.collector.label_table_support import (
     table_names,
     user_db,  # noqa: F401 (a fixture)
 )
+from tests.support.collector import start, task_of, wait_status
+from tests.support.waiting import wait_for
 
 T = datetime  # naive datetimes are UTC, in the tables and in the bodies
 POSTS = [  # (id, text, author, time)

@@ -8,14 +8,15 @@ import signal
 from datetime import datetime, timedelta
 
 from services.collector import tasks
-from tests.collector.conftest import start, task_of, wait_for, wait_status
 from tests.collector.label_table_support import (
     API,
     make_posts,
     read_labels,
     sqlite_dir,  # noqa: F401 (an autouse fixture)
 )
-from tests.support.processes import python_module
+from tests.support.collector import start, task_of, wait_status
+from tests.support.processes import collector_worker
+from tests.support.waiting import wait_for
 
 ROWS = 100
 
@@ -35,7 +36,7 @@ def test_a_worker_killed_mid_job_is_reaped_and_the_rerun_resumes(app, client, wo
     env.update(COLLECTOR_DATABASE_URL=collector_config["SQLALCHEMY_DATABASE_URI"], COLLECTOR_HEARTBEAT_SECONDS=0.5,
                COLLECTOR_LABEL_TABLE_CHUNK_ROWS=5, COLLECTOR_PACING_LABEL_TABLE=0.3,
                LOG_DIR=str(collector_config["LOG_DIR"]), VAR_DIR=str(collector_config["VAR_DIR"]))
-    doomed = live_process(python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "1"),
+    doomed = live_process(collector_worker(1),
                           env=env, name="worker")
     task_id = start(client, "label_table", start="2026-01-01T00:00:00Z", end="2026-02-01T00:00:00Z",
                     input={"database_url": f"sqlite:///{user_file}", "table": "posts", "text_column": "body",

@@ -12,7 +12,6 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from services.collector.models import Task, TaskLog, db
-from tests.collector.conftest import start, wait_status
 from tests.collector.label_table_support import (
     API,
     MYSQL_URL,
@@ -22,6 +21,7 @@ from tests.collector.label_table_support import (
     read_labels,
     sqlite_dir,  # noqa: F401 (an autouse fixture)
 )
+from tests.support.collector import start, wait_status
 from tests.support.processes import free_port
 
 RULES = {"model": "keyword", "labels": {"price": ["가격"]}}

@@ -8,8 +8,9 @@ import time_machine
 from services.collector import tasks
 from services.collector.runtime import runtime
 from shared.timeutil import utcnow
-from tests.collector.conftest import start, task_of, trials_count, wait_for, wait_status
-from tests.support.processes import python_module
+from tests.support.collector import start, task_of, trials_count, wait_status
+from tests.support.processes import collector_worker
+from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 
@@ -43,7 +44,7 @@ def test_a_worker_killed_mid_task_is_reaped_and_the_rerun_resumes(wired, client,
                ODCLOUD_BASE_URL=sandbox.url + "/api", TRIALS_URL=trials_service.url, COLLECTOR_PACING_TRIALS=0.3,
                COLLECTOR_HEARTBEAT_SECONDS=0.5,
                LOG_DIR=str(collector_config["LOG_DIR"]), VAR_DIR=str(collector_config["VAR_DIR"]))
-    doomed = live_process(python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "2"),
+    doomed = live_process(collector_worker(2),
                           env=env, name="worker")
     task_id = start(client, per_page=10)
     wait_for(lambda: task_of(client, task_id)["progress"] >= 3, what="three pages delivered")

@@ -8,7 +8,7 @@ import re
 import schemathesis
 
 from services.collector.sources import SOURCES
-from tests.collector.conftest import task_of
+from tests.support.collector import task_of
 
 API = "/api/v1/async-collection"
 START = f"{API}/{{source}}/start"

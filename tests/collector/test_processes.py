@@ -9,8 +9,9 @@ import requests
 from apscheduler.triggers.cron import CronTrigger
 
 from services.collector.scheduler import build_scheduler, start_scheduled
-from tests.collector.conftest import trials_count, wait_for
-from tests.support.processes import REPO_ROOT, flask_app, free_port, python_module
+from tests.support.collector import trials_count
+from tests.support.processes import REPO_ROOT, collector_worker, flask_app, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,7 @@ def stack(app, collector_config, sandbox, trials_service, live_process):
            "LOG_DIR": str(collector_config["LOG_DIR"]), "VAR_DIR": str(collector_config["VAR_DIR"])}
     port = free_port()
     api = live_process(flask_app("services.collector", port), env=env, port=port, name="collector")
-    live_process(python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "4"),
+    live_process(collector_worker(4),
                  env=env, name="worker")
     return api
 

@@ -2,7 +2,8 @@
 from datetime import datetime, timedelta
 
 from services.collector.runtime import runtime
-from tests.collector.conftest import start, task_of, wait_for, wait_status
+from tests.support.collector import start, task_of, wait_status
+from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 

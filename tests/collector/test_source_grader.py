@@ -2,56 +2,25 @@
 sandbox (a real process) -> grader service (a real process) over HTTP."""
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 
-import flask_migrate
 import pytest
 import requests
 
-from services.grader import create_app as create_grader_app
-from services.grader.models import db as grader_db
 from shared.timeutil import utcnow
-from tests.collector.conftest import start, wait_status
-from tests.conftest import SERVICE_TOKEN
-from tests.grader.conftest import MIGRATIONS, SANDBOX_CLIENT, SANDBOX_KEY, sandbox_mode
+from tests.support.auth import SERVICE_TOKEN
+from tests.support.collector import API, FINAL, start, wait_status
+from tests.support.grader import SANDBOX_CLIENT, SANDBOX_KEY
 from tests.support.processes import flask_app, free_port
 
-API = "/api/v1/async-collection"
 DAY = date(2024, 3, 1)
-FINAL = {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture
-def smtp_inbox():
-    """A real SMTP server (aiosmtpd) on a free port, keeping what it receives."""
-    from aiosmtpd.controller import Controller
-
-    from tests.grader.test_reports import Inbox
-
-    # aiosmtpd logs connection events from its own thread, possibly into log handlers a test
-    # has closed (which reopens their file); its INFO lines are not needed here.
-    mail_log = logging.getLogger("mail.log")
-    level = mail_log.level
-    mail_log.setLevel(logging.WARNING)
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
-    mail_log.setLevel(level)
-
-
-@pytest.fixture
-def grader_service(live_process, database_url_for, tmp_path, smtp_inbox):
+def grader_service(live_process, migrated_database_for, tmp_path, smtp_inbox):
     """The grader service as a real process on a fresh, migrated database, e-mailing its
     reports through the local SMTP server."""
-    url = database_url_for("grader")
-    migrator = create_grader_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_DIR": tmp_path / "log", "VAR_DIR": tmp_path})
-    with migrator.app_context():
-        flask_migrate.upgrade(directory=str(MIGRATIONS))
-        grader_db.engine.dispose()
+    url = migrated_database_for("grader")
     port = free_port()
     return live_process(flask_app("services.grader", port), port=port, name="grader", env={
         "GRADER_DATABASE_URL": url, "SERVICE_TOKEN": SERVICE_TOKEN, "LOG_DIR": tmp_path / "log",
@@ -147,7 +116,7 @@ def test_the_scheduled_run_continues_from_the_watermark(grader_wired, client, wo
 
 def test_a_failing_window_is_pulled_again_alone(grader_wired, client, worker, sandbox):
     worker(threads=1)
-    sandbox_mode(sandbox.url, fail_status=503, fail_times=1)
+    sandbox.grader_mode(fail_status=503, fail_times=1)
     task = wait_status(client, start(client, "grader", start="2024-03-01T00:00:00Z", end="2024-03-01T03:00:00Z"),
                        FINAL, timeout=60)
     assert task["status"] == "completed", task
@@ -166,7 +135,7 @@ def test_a_failing_window_is_pulled_again_alone(grader_wired, client, worker, sa
 def test_an_api_that_keeps_failing_fails_the_task(grader_wired, client, worker, sandbox, mode, error):
     grader_wired.config["GRADER_WINDOW_ATTEMPTS"] = 2
     worker(threads=1)
-    sandbox_mode(sandbox.url, **mode)
+    sandbox.grader_mode(**mode)
     task_id = start(client, "grader", target_date=DAY.isoformat())
     try:
         task = wait_status(client, task_id, FINAL, timeout=120)

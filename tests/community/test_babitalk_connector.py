@@ -8,7 +8,7 @@ import pytest
 
 from shared.connectors.babitalk import BabitalkClient, parse_relative
 from shared.connectors.community import CommunityAuthError
-from tests.community.conftest import days_before, kst_start, kst_text_time
+from tests.support.community import days_before, kst_start, kst_text_time
 
 
 def client(sandbox, http, pauses=None, **kwargs) -> BabitalkClient:

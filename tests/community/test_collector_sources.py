@@ -10,10 +10,16 @@ from sqlalchemy import func, select
 
 from services.collector.items import CollectedItemRow
 from services.collector.models import Task, db
-from tests.collector.conftest import start, wait_for, wait_status
-from tests.community.conftest import GANGNAMUNNI_TOKEN, NID_AUT, NID_SES
+from tests.support.collector import API, start, wait_status
+from tests.support.community import GANGNAMUNNI_TOKEN, NID_AUT, NID_SES, SECRET_SANDBOX_ENV
+from tests.support.waiting import wait_for
 
-API = "/api/v1/async-collection"
+
+@pytest.fixture
+def sandbox_env() -> dict:
+    return SECRET_SANDBOX_ENV
+
+
 RULES = {"model": "keyword", "labels": {"swelling": ["붓기"], "price": ["가격", "비쌌"]}}
 
 

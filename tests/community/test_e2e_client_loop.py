@@ -10,29 +10,34 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from tests.collector.conftest import wait_for
-from tests.community.conftest import GANGNAMUNNI_TOKEN, NID_AUT, NID_SES
-from tests.support.processes import flask_app, free_port, python_module
+from tests.support.community import GANGNAMUNNI_TOKEN, NID_AUT, NID_SES, SECRET_SANDBOX_ENV
+from tests.support.processes import collector_worker, flask_app, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 FINAL = ("completed", "failed", "cancelled")
 
 
 @pytest.fixture
-def stack(app, collector_config, community_sandbox, live_process, tmp_path):
+def sandbox_env() -> dict:
+    return SECRET_SANDBOX_ENV
+
+
+@pytest.fixture
+def stack(app, collector_config, sandbox, live_process, tmp_path):
     """Collector API + worker processes pointed at the sandbox (as `make up` wires them)."""
-    sandbox = community_sandbox.url
+    url = sandbox.url
     env = {"COLLECTOR_DATABASE_URL": collector_config["SQLALCHEMY_DATABASE_URI"],
            "REDIS_URL": collector_config["REDIS_URL"], "COLLECTOR_NAMESPACE": collector_config["COLLECTOR_NAMESPACE"],
            "SERVICE_TOKEN": collector_config["SERVICE_TOKEN"], "LOG_DIR": str(collector_config["LOG_DIR"]),
-           "VAR_DIR": str(collector_config["VAR_DIR"]), "BABITALK_BASE_URL": sandbox,
-           "GANGNAMUNNI_BASE_URL": sandbox, "GANGNAMUNNI_TOKEN": GANGNAMUNNI_TOKEN,
-           "NAVER_API_BASE_URL": sandbox, "NAVER_ARTICLE_BASE_URL": sandbox,
+           "VAR_DIR": str(collector_config["VAR_DIR"]), "BABITALK_BASE_URL": url,
+           "GANGNAMUNNI_BASE_URL": url, "GANGNAMUNNI_TOKEN": GANGNAMUNNI_TOKEN,
+           "NAVER_API_BASE_URL": url, "NAVER_ARTICLE_BASE_URL": url,
            "COLLECTOR_PACING_BABITALK": 0.01, "COLLECTOR_PACING_GANGNAMUNNI": 0.01, "COLLECTOR_PACING_NAVER": 0.01,
            "COLLECTOR_DUMP_SQLITE_DIR": str(tmp_path / "dumps")}
     port = free_port()
     api = live_process(flask_app("services.collector", port), env=env, port=port, name="collector")
-    live_process(python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "4"),
+    live_process(collector_worker(4),
                  env=env, name="worker")
     return api.url + "/api/v1/async-collection"
 

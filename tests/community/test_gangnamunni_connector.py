@@ -7,7 +7,7 @@ import pytest
 
 from shared.connectors.community import CommunityAuthError
 from shared.connectors.gangnamunni import CATEGORY_IDS, GangnamunniClient
-from tests.community.conftest import days_before, kst_start, ms_time
+from tests.support.community import days_before, kst_start, ms_time
 
 TOKEN = "sandbox-token"
 

@@ -18,10 +18,17 @@ from sqlalchemy.engine import make_url
 from services.collector.item_dumps import ItemDump
 from services.collector.items import CSV_COLUMNS
 from services.collector.models import db
-from tests.collector.conftest import start, wait_for, wait_status
+from tests.support.collector import API, start, wait_status
+from tests.support.community import SECRET_SANDBOX_ENV
 from tests.support.databases import fresh_postgres_schema
+from tests.support.waiting import wait_for
 
-API = "/api/v1/async-collection"
+
+@pytest.fixture
+def sandbox_env() -> dict:
+    return SECRET_SANDBOX_ENV
+
+
 RULES = {"model": "regex", "labels": {"swelling": "붓기", "money": r"가격|비[싸쌌]"}}
 PASSWORD = "pw-dump-9c1e2f7d"
 

@@ -7,7 +7,7 @@ import pytest
 
 from shared.connectors.community import CommunityAuthError
 from shared.connectors.naver import NaverCafeClient, html_to_text
-from tests.community.conftest import days_before, kst_start, ms_time
+from tests.support.community import days_before, kst_start, ms_time
 
 PUBLIC_CAFE, MEMBERS_CAFE = 10001, 20002
 COOKIES = "NID_AUT=sandbox-aut; NID_SES=sandbox-ses"

@@ -86,3 +86,8 @@ def python_module(module: str, *args: str) -> list[str]:
 def flask_app(app: str, port: int) -> list[str]:
     """A service under the Flask development server (threaded)."""
     return python_module("flask", "--app", app, "run", "--port", str(port), "--no-reload", "--with-threads")
+
+
+def collector_worker(threads: int) -> list[str]:
+    """The collector's Dramatiq worker as `make up` runs it: one process of `threads` threads."""
+    return python_module("dramatiq", "services.collector.worker", "--processes", "1", "--threads", str(threads))
