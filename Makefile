@@ -42,8 +42,9 @@ fuzz: $(STAMP)  ## schemathesis against every service of a fresh stack for FUZZ_
 openapi: $(STAMP)  ## rewrite docs/openapi/<service>.json (CI fails when they are stale)
 	$(BIN)/python -m deploy.openapi
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, then the import contracts of pyproject.toml (layers, shared/, services apart)
 	$(BIN)/ruff check shared services deploy tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

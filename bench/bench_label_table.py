@@ -48,7 +48,7 @@ def fill_input(url: str) -> None:
 
 def labeling_alone() -> float:
     """Rows per second of the rules alone, on texts already in memory."""
-    from shared.labeling import compile_rules
+    from services.collector.labeling import compile_rules
 
     rules = compile_rules({"model": "keyword", "labels": LABELS})
     sample = list(texts(100_000, 11))

@@ -6,24 +6,26 @@ from pathlib import Path
 
 from flask import Flask
 
+from services.collector.actors import declare_actors
+from services.collector.api import blp
+from services.collector.api_items import blp as collected_items_blp
+from services.collector.cli import collector_cli
+from services.collector.config import Config
+from services.collector.dashboard import dashboard
+from services.collector.models import db, migrate
+from services.collector.runtime import init_runtime
+from services.collector.sample_view import sample_view
+from shared.app import build_service_app
+
+# The blueprints' modules are imported at the top: none of them imports this package's
+# create_app, so there is no cycle to break (the layers are in README.md).
+
 
 def create_app(config=None) -> Flask:
-    from services.collector.api import blp
-    from services.collector.api_items import blp as collected_items_blp
-    from services.collector.cli import collector_cli
-    from services.collector.config import Config
-    from services.collector.dashboard import dashboard
-    from services.collector.models import db, migrate
-    from services.collector.runtime import init_runtime
-    from services.collector.sample_view import sample_view
-    from shared.app import build_service_app
-    from shared.health import add_check, redis_check
-
     app, _ = build_service_app(__name__, config, Config, db, migrate,
                                Path(__file__).parent / "migrations", [blp, collected_items_blp])
     app.register_blueprint(dashboard)
     app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
-    init_runtime(app)
-    add_check(app, "redis", redis_check())  # the broker, the task cap and cancels: /health is 503 without it
+    init_runtime(app, declare_actors)  # the broker, built on first use, declares the actors (actors.py)
     app.cli.add_command(collector_cli)
     return app

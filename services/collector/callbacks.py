@@ -10,16 +10,13 @@ import logging
 import requests
 from flask import current_app
 
+from services.collector.errors import CallbackFailed
 from services.collector.models import Task, db
 from services.collector.tasks import add_log
 from shared.http import HttpSession
 from shared.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
-
-
-class CallbackFailed(Exception):
-    pass
 
 
 def callback_body(task: Task) -> dict:

@@ -1,4 +1,13 @@
+"""The collector's settings: every key it reads from the environment, read here once."""
+from __future__ import annotations
+
+from pathlib import Path
+
 from shared.config import BaseConfig
+
+# The sources (sources/__init__.py) whose pacing COLLECTOR_PACING_<NAME> may override.
+PACED_SOURCES = ("trials", "grader", "babitalk", "gangnamunni", "naver", "label_table")
+DEFAULT_LABEL_TABLE_CHUNK_ROWS = 5000
 
 
 class Config(BaseConfig):
@@ -45,10 +54,30 @@ class Config(BaseConfig):
         # Callback POSTs: attempts and the pause between them.
         self.COLLECTOR_CALLBACK_RETRIES = env.int("COLLECTOR_CALLBACK_RETRIES", 3)
         self.COLLECTOR_CALLBACK_BACKOFF_MS = env.int("COLLECTOR_CALLBACK_BACKOFF_MS", 5000)
-        # Per-source pacing between upstream requests: COLLECTOR_PACING_<SOURCE> (seconds).
-        from services.collector.sources import SOURCES
-
-        for name, source in SOURCES.items():
+        # Per-source pacing between upstream requests: COLLECTOR_PACING_<SOURCE> (seconds). Unset (None):
+        # the source's own `pacing_seconds` (sources/base.py `Source.pacing`).
+        for name in PACED_SOURCES:
             key = f"COLLECTOR_PACING_{name.upper()}"
-            setattr(self, key, env.float(key, source.pacing_seconds))
-            vars(self).update(source.settings(env, self) if hasattr(source, "settings") else {})  # source-specific keys
+            setattr(self, key, env.float(key, None))
+        # Dumps into an analyst's SQLite file (and label_table's SQLite URLs) stay under this directory.
+        self.COLLECTOR_DUMP_SQLITE_DIR = env.str("COLLECTOR_DUMP_SQLITE_DIR", str(Path(self.VAR_DIR) / "dumps"))
+        # label_table: rows read, labeled and written per chunk.
+        self.COLLECTOR_LABEL_TABLE_CHUNK_ROWS = env.int("COLLECTOR_LABEL_TABLE_CHUNK_ROWS",
+                                                        DEFAULT_LABEL_TABLE_CHUNK_ROWS)
+        # The community platforms (the sandbox's stand-ins by default, see docs/upstreams.md).
+        sandbox = f"http://127.0.0.1:{env.int('SANDBOX_PORT', 5199)}"
+        self.BABITALK_BASE_URL = env.str("BABITALK_BASE_URL", sandbox)
+        gangnamunni = self.GANGNAMUNNI_BASE_URL = env.str("GANGNAMUNNI_BASE_URL", sandbox)
+        # The sandbox's token only while pointing at the sandbox; the real site needs your own.
+        self.GANGNAMUNNI_TOKEN = env.str("GANGNAMUNNI_TOKEN", "sandbox-token" if gangnamunni == sandbox else "")
+        self.NAVER_API_BASE_URL = env.str("NAVER_API_BASE_URL", sandbox)
+        self.NAVER_ARTICLE_BASE_URL = env.str("NAVER_ARTICLE_BASE_URL", sandbox)
+        self.NAVER_COOKIES = env.str("NAVER_COOKIES", "")
+        self.NAVER_MAX_PAGES = env.int("NAVER_MAX_PAGES", 50)
+        # The grader source: the statistics API (unset: the sandbox's stand-in), its windows and sink chunks.
+        self.GRADER_API_URL = env.str("GRADER_API_URL", "")
+        self.GRADER_CLIENT = env.str("GRADER_CLIENT", "")
+        self.GRADER_CLIENT_KEY = env.str("GRADER_CLIENT_KEY", "")
+        self.GRADER_WINDOW_MINUTES = env.int("GRADER_WINDOW_MINUTES", 60)
+        self.GRADER_WINDOW_ATTEMPTS = env.int("GRADER_WINDOW_ATTEMPTS", 3)
+        self.GRADER_SINK_CHUNK = env.int("GRADER_SINK_CHUNK", 5000)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from services.collector import tasks
-from services.collector.api import describe_source
 from services.collector.models import db
 from services.collector.sources import SOURCES
+from services.collector.view_helpers import describe_source
 
 dashboard = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/dashboard-static")

@@ -10,18 +10,15 @@ twice never duplicates rows. The password never reaches a response or a log line
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from datetime import datetime
 from pathlib import Path
 
-import dramatiq
 from flask import current_app
 from sqlalchemy import (
     JSON,
     Column,
     DateTime,
-    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -35,69 +32,20 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from services.collector import items
-from services.collector.models import db
+from services.collector.errors import DumpRefused
+from services.collector.models import ItemDump, db
+from services.collector.runtime import DUMP_ITEMS, runtime
 from services.collector.sealing import seal, unseal
+from services.collector.user_databases import TABLE_NAME, checked_url
 from shared.redact import MASK, redact_text, redact_url
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-DUMP_ITEMS = "collector_dump_items"
-DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
-           "mariadb": "mariadb+pymysql", "sqlite": "sqlite"}
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 BATCH = 500
-
-
-class DumpRefused(ValueError):
-    """The URL or table name is not acceptable; `field` names which."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-class ItemDump(db.Model):
-    __tablename__ = "item_dumps"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    target: Mapped[str] = mapped_column(Text)               # the URL with its password masked
-    url_sealed: Mapped[str] = mapped_column(Text)           # Fernet token holding the full URL
-    table_name: Mapped[str] = mapped_column(String(63))
-    rows_written: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
-
-
-def checked_url(database_url: str, config) -> str:
-    """The URL with our driver for its scheme; refuses other schemes and SQLite outside the dump dir."""
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):
-        raise DumpRefused("database_url", "Not a database URL (scheme://user:password@host/db).") from None
-    scheme = url.drivername.split("+", 1)[0]
-    if scheme not in DRIVERS:
-        raise DumpRefused("database_url", f"Scheme {scheme!r} is not accepted; use postgresql, mysql, "
-                                          "mariadb or sqlite.")
-    url = url.set(drivername=DRIVERS[scheme])
-    if scheme == "sqlite":
-        if not url.database or url.database == ":memory:":
-            raise DumpRefused("database_url", "A SQLite dump needs a file: sqlite:////path/to/file.sqlite3.")
-        allowed = Path(config["COLLECTOR_DUMP_SQLITE_DIR"]).resolve()
-        if not Path(url.database).resolve().is_relative_to(allowed):
-            raise DumpRefused("database_url", f"SQLite dumps are written under {allowed} only "
-                                              "(COLLECTOR_DUMP_SQLITE_DIR).")
-    elif not url.host or not url.database:
-        raise DumpRefused("database_url", "The URL needs a host and a database name.")
-    return url.render_as_string(hide_password=False)
+DUMP_NOT_QUEUED = "The task queue (Redis) is not available; the dump was not started."
 
 
 def start_dump(task_id: str, database_url: str, table: str, config) -> ItemDump:
@@ -209,18 +157,9 @@ def _clean(message: str, password: str | None) -> str:
     return message.replace(password, MASK) if password else message
 
 
-def _dump_job(dump_id: str) -> None:
-    run_dump(dump_id)
-
-
-def declare_dump_actor(broker, queue: str) -> dramatiq.Actor:
-    """Called from the collector's `declare_actors`, so API and workers know the job."""
-    return dramatiq.actor(_dump_job, actor_name=DUMP_ITEMS, queue_name=queue, broker=broker, max_retries=0,
-                          time_limit=3600 * 1000)
-
-
-def enqueue_dump(broker, dump_id: str) -> None:
-    broker.get_actor(DUMP_ITEMS).send(dump_id)
+def enqueue_dump(dump_id: str) -> None:
+    """Hand the dump to a worker (the `collector_dump_items` actor, declared in actors.py)."""
+    runtime().send(DUMP_ITEMS, dump_id)
 
 
 def fail_unqueued(dump_id: str) -> None:

@@ -8,68 +8,22 @@ even when an earlier task stored the same post first.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    select,
-)
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column
 
-from services.collector.models import db
-from shared.connectors.community import CollectedItem
-from shared.labeling import LabelRules
+from services.collector.models import CollectedItemRow, TaskItem, db
+from services.collector.connectors.community import CollectedItem
+from services.collector.labeling import LabelRules
+from shared.csvfile import csv_chunks
 from shared.timeutil import utcnow
 
 EXPORT_CHUNK = 500
 CSV_COLUMNS = ("source", "kind", "external_id", "category", "author", "created_at", "url", "text", "labels",
                "metrics", "first_seen_at", "updated_at")
-
-
-class CollectedItemRow(db.Model):
-    __tablename__ = "collected_items"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    source: Mapped[str] = mapped_column(String(30))
-    kind: Mapped[str] = mapped_column(String(30))
-    external_id: Mapped[str] = mapped_column(String(100))
-    category: Mapped[str | None] = mapped_column(String(100))
-    author: Mapped[str | None] = mapped_column(String(200))
-    text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    url: Mapped[str | None] = mapped_column(Text)
-    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
-    raw: Mapped[dict] = mapped_column(JSON, default=dict)
-    first_seen_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-    __table_args__ = (UniqueConstraint("source", "kind", "external_id"),)
-
-
-class TaskItem(db.Model):
-    """Which task saw which item, and the labels its rules gave."""
-
-    __tablename__ = "task_items"
-
-    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("collected_items.id", ondelete="CASCADE"), primary_key=True)
-    labels: Mapped[list] = mapped_column(JSON, default=list)
-
-    __table_args__ = (Index("ix_task_items_item_id", "item_id"),)
 
 
 def _insert(table):
@@ -156,19 +110,6 @@ def jsonl_lines(records: Iterable[dict]) -> Iterator[str]:
 
 def csv_lines(records: Iterable[dict]) -> Iterator[str]:
     """CSV with a header; labels ';'-joined, metrics as JSON, raw left out (it is in the JSONL export)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    for record in records:
-        writer.writerow([";".join(record["labels"]) if column == "labels"
-                         else json.dumps(record["metrics"], ensure_ascii=False) if column == "metrics"
-                         else record[column] for column in CSV_COLUMNS])
-        yield flush()
+    return csv_chunks(CSV_COLUMNS, ([";".join(record["labels"]) if column == "labels"
+                                     else json.dumps(record["metrics"], ensure_ascii=False) if column == "metrics"
+                                     else record[column] for column in CSV_COLUMNS] for record in records))

@@ -1,10 +1,10 @@
-"""The collector's tables: tasks and their log lines."""
+"""The collector's tables: tasks and their log lines, collected items (and which task saw them), dumps."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask_migrate import Migrate
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_db
@@ -82,3 +82,55 @@ class TaskLog(db.Model):
     @property
     def line(self) -> str:
         return f"[{self.at:%H:%M:%S}] {self.message}"
+
+
+class CollectedItemRow(db.Model):
+    """A post, review, memo or comment, stored once per (source, kind, external_id) (items.py)."""
+
+    __tablename__ = "collected_items"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(100))
+    author: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    raw: Mapped[dict] = mapped_column(JSON, default=dict)
+    first_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("source", "kind", "external_id"),)
+
+
+class TaskItem(db.Model):
+    """Which task saw which item, and the labels its rules gave."""
+
+    __tablename__ = "task_items"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("collected_items.id", ondelete="CASCADE"), primary_key=True)
+    labels: Mapped[list] = mapped_column(JSON, default=list)
+
+    __table_args__ = (Index("ix_task_items_item_id", "item_id"),)
+
+
+class ItemDump(db.Model):
+    """A task's items written into an analyst's own database, in the background (item_dumps.py)."""
+
+    __tablename__ = "item_dumps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    target: Mapped[str] = mapped_column(Text)               # the URL with its password masked
+    url_sealed: Mapped[str] = mapped_column(Text)           # Fernet token holding the full URL
+    table_name: Mapped[str] = mapped_column(String(63))
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]

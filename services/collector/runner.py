@@ -30,18 +30,14 @@ from services.collector.models import (
     Task,
     db,
 )
+from services.collector.errors import SealingUnavailable, SourceError, TaskCancelled, TaskLost
 from services.collector.runtime import runtime
-from services.collector.sealing import SealingUnavailable, unseal
-from services.collector.sources.base import SourceError, TaskCancelled
+from services.collector.sealing import unseal
 from shared.http import session_from_config
 from shared.redact import MASK, redact_text
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-
-class TaskLost(Exception):
-    """The row no longer belongs to this worker (the reaper gave the task to another run)."""
 
 
 class RunningTask:

@@ -1,21 +1,33 @@
-"""Per-app resources shared by the API, the worker and the scheduler: Redis, the broker, the actors."""
+"""Per-app resources shared by the API, the worker and the scheduler: Redis, the broker, the cap.
+
+Messages are sent by actor name (`send`), so the layers that enqueue work (tasks, dumps) never
+import the actors; `actors.declare_actors` is handed in by `create_app` and runs once, when the
+broker is first built, so every process (API, worker, scheduler) knows the same actors.
+"""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cached_property
 
+import dramatiq
 import redis
 from flask import Flask, current_app
 
+from services.collector.broker import redis_broker
 from services.collector.limiter import LeaseLimiter
-from shared.broker import redis_broker
 
 EXTENSION = "collector"
+# The actors' names (declared in actors.py): what a message names to reach one.
+RUN_TASK = "collector_run_task"
+SEND_CALLBACK = "collector_send_callback"
+DUMP_ITEMS = "collector_dump_items"
 
 
 class Runtime:
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, declare_actors: Callable | None = None):
         self.app = app
+        self._declare_actors = declare_actors
         self.config = app.config
         self.namespace = app.config["COLLECTOR_NAMESPACE"]
         self._lock = threading.Lock()
@@ -27,10 +39,9 @@ class Runtime:
     @cached_property
     def broker(self):
         with self._lock:
-            from services.collector.actors import declare_actors
-
             broker = redis_broker(self.config["REDIS_URL"], namespace=self.namespace, app=self.app)
-            self.actors = declare_actors(broker, self.config)
+            if self._declare_actors is not None:
+                self._declare_actors(broker, self.config)
             return broker
 
     @cached_property
@@ -47,18 +58,21 @@ class Runtime:
     def cancel_requested(self, task_id: str) -> bool:
         return bool(self.redis.exists(self.cancel_key(task_id)))
 
+    def send(self, actor_name: str, *args, queue: str | None = None, delay_ms: int | None = None) -> None:
+        """Enqueue a message for the actor `actor_name` on `queue` (default: the first of COLLECTOR_QUEUES)."""
+        message = dramatiq.Message(queue_name=queue or self.config["COLLECTOR_QUEUES"][0], actor_name=actor_name,
+                                   args=args, kwargs={}, options={})
+        self.broker.enqueue(message, delay=delay_ms or None)
+
     def enqueue(self, task_id: str, queue: str, delay_ms: int | None = None) -> None:
-        broker = self.broker
-        message = self.actors.run_task.message_with_options(args=(task_id,)).copy(queue_name=queue)
-        broker.enqueue(message, delay=delay_ms or None)
+        self.send(RUN_TASK, task_id, queue=queue, delay_ms=delay_ms)
 
     def enqueue_callback(self, task_id: str) -> None:
-        self.broker  # noqa: B018  (declares the actors)
-        self.actors.send_callback.send(task_id)
+        self.send(SEND_CALLBACK, task_id)
 
 
-def init_runtime(app: Flask) -> Runtime:
-    app.extensions[EXTENSION] = Runtime(app)
+def init_runtime(app: Flask, declare_actors: Callable | None = None) -> Runtime:
+    app.extensions[EXTENSION] = Runtime(app, declare_actors)
     return app.extensions[EXTENSION]
 
 

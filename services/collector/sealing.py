@@ -11,9 +11,7 @@ import json
 
 from cryptography.fernet import Fernet, InvalidToken
 
-
-class SealingUnavailable(RuntimeError):
-    """Neither COLLECTOR_SECRET_KEY nor SERVICE_TOKEN is configured."""
+from services.collector.errors import SealingUnavailable
 
 
 NO_KEY_MESSAGE = "Secret params need COLLECTOR_SECRET_KEY or SERVICE_TOKEN to be configured."

@@ -1,6 +1,7 @@
 """Collection tasks: start, look up, list, cancel, summarise, purge, reap.
 
-Views, the CLI, the scheduler and the actors share these functions. Status changes are
+Views, the CLI, the scheduler and the actors share these functions; a task is enqueued by actor
+name through the broker (runtime.py), so this module never imports the actors. Status changes are
 conditional UPDATEs (`... WHERE status = <expected>`), so a cancel racing a worker's
 claim, or two reapers, can never both win.
 """
@@ -18,6 +19,7 @@ import marshmallow as ma
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.collector.errors import EnqueueFailed, IdempotencyConflict, TaskFinished, UnknownSource
 from services.collector.models import (
     ACTIVE,
     CANCELLED,
@@ -32,45 +34,17 @@ from services.collector.models import (
     db,
 )
 from services.collector.runtime import runtime
+from services.collector.schemas import CommonStartSchema
 from services.collector.sealing import seal
 from services.collector.sources import SOURCES
 from services.collector.sources.base import Source
 from shared.redact import MASK, SECRET_KEYS, redact, redact_text
-from shared.text import storable
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_COUNTDOWN = 7 * 24 * 3600 - 3600  # Dramatiq's Redis broker delays messages by less than 7 days
 COMMON_FIELDS = ("countdown", "queue", "idempotency_key", "callback_url")
 NOT_QUEUED_MESSAGE = "The task queue (Redis) is not available; the task was not started."
-
-
-class UnknownSource(LookupError):
-    pass
-
-
-class IdempotencyConflict(Exception):
-    pass
-
-
-class TaskFinished(Exception):
-    pass
-
-
-class EnqueueFailed(Exception):
-    pass
-
-
-class CommonStartSchema(ma.Schema):
-    countdown = ma.fields.Float(load_default=0, validate=ma.validate.Range(min=0, max=MAX_COUNTDOWN), metadata={
-        "description": "Seconds before the task may start"})
-    queue = ma.fields.String(load_default=None, metadata={"description": "A named queue (COLLECTOR_QUEUES)"})
-    idempotency_key = ma.fields.String(load_default=None, validate=[ma.validate.Length(min=1, max=200), storable],
-                                       metadata={"description": "The same key and body return the existing task; "
-                                                                "another body is refused (409)"})
-    callback_url = ma.fields.Url(load_default=None, schemes={"http", "https"}, require_tld=False, metadata={
-        "description": "POSTed a JSON summary when the task ends"})
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.labeling import compile_rules
+from services.collector.labeling import compile_rules
 
 # A tiny alphabet, so keywords overlap, contain and prefix one another often.
 words = st.text(alphabet="abAB가", min_size=1, max_size=4)

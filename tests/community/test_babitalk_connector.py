@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.connectors.babitalk import BabitalkClient, parse_relative
-from shared.connectors.community import CommunityAuthError
+from services.collector.connectors.babitalk import BabitalkClient, parse_relative
+from services.collector.connectors.community import CommunityAuthError
 from tests.support.community import days_before, kst_start, kst_text_time
 
 
@@ -113,7 +113,7 @@ def test_malformed_record_is_skipped_and_reported(sandbox, http, caplog):
     warnings = []
     connector = client(sandbox, http, warn=warnings.append)
 
-    with caplog.at_level(logging.WARNING, logger="shared.connectors.community"):
+    with caplog.at_level(logging.WARNING, logger="services.collector.connectors.community"):
         items = list(connector.collect(target, ["reviews"]))
 
     bad_id = expected[1]

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.collector.items import CollectedItemRow
-from services.collector.models import Task, db
+from services.collector.models import CollectedItemRow, Task, db
 from tests.support.collector import API, start, wait_status
 from tests.support.community import GANGNAMUNNI_TOKEN, NID_AUT, NID_SES, SECRET_SANDBOX_ENV
 from tests.support.waiting import wait_for

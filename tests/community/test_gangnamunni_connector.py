@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from shared.connectors.community import CommunityAuthError
-from shared.connectors.gangnamunni import CATEGORY_IDS, GangnamunniClient
+from services.collector.connectors.community import CommunityAuthError
+from services.collector.connectors.gangnamunni import CATEGORY_IDS, GangnamunniClient
 from tests.support.community import days_before, kst_start, ms_time
 
 TOKEN = "sandbox-token"
@@ -86,7 +86,7 @@ def test_forbidden_is_an_auth_error(sandbox, http):
 
 
 def test_missing_token_is_refused_before_any_request():
-    from shared.connectors.community import CommunityError
+    from services.collector.connectors.community import CommunityError
     with pytest.raises(CommunityError, match="no token"):
         GangnamunniClient("http://127.0.0.1:9", session=None, token="")
 
@@ -107,7 +107,7 @@ def test_malformed_post_is_skipped_and_reported(sandbox, http, caplog):
     sandbox.faults("gangnamunni", malformed=True)
     connector = client(sandbox, http, with_comments=False)
 
-    with caplog.at_level(logging.WARNING, logger="shared.connectors.community"):
+    with caplog.at_level(logging.WARNING, logger="services.collector.connectors.community"):
         items = list(connector.collect(target, ["free_chat"]))
 
     bad_id = str(expected[1]["id"])

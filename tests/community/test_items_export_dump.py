@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from services.collector.item_dumps import ItemDump
+from services.collector.models import ItemDump
 from services.collector.items import CSV_COLUMNS
 from services.collector.models import db
 from tests.support.collector import API, start, wait_status

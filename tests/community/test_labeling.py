@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.labeling import MAX_TEXT, LabelStats, RulesError, compile_rules
+from services.collector.labeling import MAX_TEXT, LabelStats, RulesError, compile_rules
 
 
 def test_no_rules_is_none():

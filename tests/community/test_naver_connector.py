@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from shared.connectors.community import CommunityAuthError
-from shared.connectors.naver import NaverCafeClient, html_to_text
+from services.collector.connectors.community import CommunityAuthError
+from services.collector.connectors.naver import NaverCafeClient, html_to_text
 from tests.support.community import days_before, kst_start, ms_time
 
 PUBLIC_CAFE, MEMBERS_CAFE = 10001, 20002
@@ -94,7 +94,7 @@ def test_malformed_article_is_skipped_and_reported(sandbox, http, caplog):
     target, expected = expected_articles(sandbox, PUBLIC_CAFE, 1)
     sandbox.faults("naver", malformed=True)
     connector = client(sandbox, http, cookies=COOKIES, with_details=False)
-    with caplog.at_level(logging.WARNING, logger="shared.connectors.community"):
+    with caplog.at_level(logging.WARNING, logger="services.collector.connectors.community"):
         items = list(connector.collect(PUBLIC_CAFE, target))
     bad = expected[1]["articleId"]
     assert [i.raw["articleId"] for i in items] == [a["articleId"] for a in expected if a["articleId"] != bad]

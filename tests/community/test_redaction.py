@@ -2,7 +2,7 @@
 masked by the shared redaction wherever text leaves a process."""
 from __future__ import annotations
 
-from shared.connectors.community import CommunityError
+from services.collector.connectors.community import CommunityError
 from shared.redact import redact, redact_text, redact_url
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from services.collector.sources.base import SourceError
+from services.collector.errors import SourceError
 from shared.redact import MASK, redact_text
 
 CONNECT_TIMEOUT_SECONDS = 10

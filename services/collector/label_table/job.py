@@ -13,31 +13,26 @@ import logging
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.types import Integer
 
+from services.collector.config import DEFAULT_LABEL_TABLE_CHUNK_ROWS
+from services.collector.errors import SourceError, TaskCancelled, TaskLost
 from services.collector.label_table import databases, staging
 from services.collector.label_table.spec import Job
-from services.collector.sources.base import SourceError, TaskCancelled
-from shared.labeling import LabelStats, compile_rules
+from services.collector.labeling import LabelStats, compile_rules
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CHUNK_ROWS = 5000
-
 
 class LabelingJob:
     def __init__(self, ctx, job: Job):
         self.ctx = ctx
         self.job = job
         self.rules = compile_rules(job.rules)
-        self.chunk_rows = int(ctx.config.get("COLLECTOR_LABEL_TABLE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS))
+        self.chunk_rows = int(ctx.config.get("COLLECTOR_LABEL_TABLE_CHUNK_ROWS", DEFAULT_LABEL_TABLE_CHUNK_ROWS))
         self.scrub = databases.Scrubber(job.passwords)
         self.staging_name = staging.staging_name(ctx.task_id)
         self.staging_made = False
 
     def run(self) -> dict:
-        # Imported here: the runner imports the sources, this module among them.
-        from services.collector.runner import TaskLost
-
         reader = databases.open_engine(self.job.input_url)
         writer = reader if self.job.output_url == self.job.input_url else databases.open_engine(self.job.output_url)
         try:

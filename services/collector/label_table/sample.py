@@ -11,49 +11,18 @@ from __future__ import annotations
 
 import json
 
-import marshmallow as ma
 from flask import current_app
 from flask_smorest import abort
-from marshmallow import fields
 from sqlalchemy import func, select
 
+from services.collector.errors import SealingUnavailable
 from services.collector.label_table import databases, staging
 from services.collector.label_table.spec import SEALED_JOB, Job
 from services.collector.models import COMPLETED, Task
-from services.collector.sealing import SealingUnavailable, unseal
+from services.collector.schemas import LabelTableSampleSchema
+from services.collector.sealing import unseal
 
 SOURCE = "label_table"
-
-
-class LabeledRowSchema(ma.Schema):
-    id = fields.Raw(metadata={"description": "The row's id_column value", "example": 48213})
-    labels = fields.List(fields.String(), metadata={"description": "The labels the rules gave it",
-                                                    "example": ["price", "swelling"]})
-    matched_terms = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
-        "description": "Per label, the terms found in the text", "example": {"price": ["가격"], "swelling": ["붓기"]}})
-    labeled_at = fields.String(metadata={"description": "When it was labeled (UTC)",
-                                         "example": "2026-05-20T01:02:11.402311+00:00"})
-    text = fields.String(allow_none=True, metadata={"description": "From the input table (null if gone)",
-                                                    "example": "가격 문의합니다, 붓기도요"})
-    author = fields.Raw(allow_none=True, metadata={"description": "Its author_column value (null without one)",
-                                                   "example": "lee"})
-    time = fields.String(allow_none=True, metadata={"description": "Its time_column value",
-                                                    "example": "2026-04-03T12:00:00"})
-
-
-class LabelTableSampleSchema(ma.Schema):
-    task_id = fields.String(metadata={"description": "The task's id",
-                                      "example": "0b7e4c1a-5f2d-4e8b-9a63-d1c2f4e5a6b7"})
-    status = fields.String(metadata={"description": "The task's status now", "example": "completed"})
-    table = fields.String(metadata={"description": "The staging table while running, the output table after",
-                                    "example": "comments_labels"})
-    count = fields.Integer(metadata={"description": "Rows labeled so far", "example": 1200})
-    data = fields.List(fields.Nested(LabeledRowSchema))
-
-
-EXAMPLE = {name: field.metadata["example"] for name, field in LabelTableSampleSchema().fields.items()
-           if name != "data"} | {"data": [{name: field.metadata["example"]
-                                           for name, field in LabeledRowSchema().fields.items()}]}
 
 
 def sample_response(task: Task, size: int):

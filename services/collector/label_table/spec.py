@@ -15,8 +15,9 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from services.collector.item_dumps import TABLE_NAME, DumpRefused, checked_url
-from shared.labeling import RulesError, compile_rules
+from services.collector.errors import DumpRefused
+from services.collector.schemas import RulesCheckedSchema
+from services.collector.user_databases import TABLE_NAME, checked_url
 from shared.redact import MASK, redact_text
 
 SEALED_JOB = "sealed_job"
@@ -36,7 +37,7 @@ def _table_name(value: str) -> None:
 
 
 class DatabaseUrl(ma.fields.String):
-    """A PostgreSQL, MySQL/MariaDB or SQLite URL, checked as a dump's is (item_dumps.checked_url);
+    """A PostgreSQL, MySQL/MariaDB or SQLite URL, checked as a dump's is (user_databases.checked_url);
     loads as the URL with our driver."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -82,7 +83,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class LabelTableParamsSchema(ma.Schema):
+class LabelTableParamsSchema(RulesCheckedSchema):
     input = ma.fields.Nested(InputSchema, required=True)
     start = ma.fields.DateTime(required=True, metadata={"description": "ISO 8601; without an offset, UTC"})
     end = ma.fields.DateTime(required=True, metadata={"description": "Exclusive; after start"})
@@ -90,13 +91,6 @@ class LabelTableParamsSchema(ma.Schema):
         "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
                        '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
     output = ma.fields.Nested(OutputSchema, required=True)
-
-    @ma.validates("rules")
-    def _rules_compile(self, value, **_):
-        try:
-            compile_rules(value)
-        except RulesError as exc:
-            raise ma.ValidationError(exc.errors) from None
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _consistent(self, data, **_):

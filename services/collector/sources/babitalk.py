@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from services.collector.sources.community import CommunityParamsSchema, CommunitySource
-from shared.connectors.babitalk import CATEGORIES, BabitalkClient
+from services.collector.connectors.babitalk import CATEGORIES, BabitalkClient
 
 
 class BabitalkParamsSchema(CommunityParamsSchema):

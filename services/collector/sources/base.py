@@ -18,9 +18,10 @@ start-body schema and secrets, and `run(ctx, params)` does the work through `ctx
                 ctx.pace()                # the source's pacing, cut short by a cancel
             return {"created": 3, ...}    # becomes result_summary
 
-Connector code (paging an upstream, parsing its records) lives in `shared/connectors/`
-with no Flask dependency; the source only glues it to this contract. A source talks to
-other services over HTTP with the service token (`ctx.service_call`).
+Connector code (paging an upstream, parsing its records) lives in `services/collector/connectors/`
+(odcloud's and the grader's in `shared/connectors/`) with no Flask dependency; the source only
+glues it to this contract. A source talks to other services over HTTP with the service token
+(`ctx.service_call`).
 """
 from __future__ import annotations
 
@@ -29,17 +30,10 @@ from typing import Any, ClassVar, Protocol
 
 import marshmallow as ma
 
+from services.collector.errors import SourceError, TaskCancelled
 from shared.http import HttpSession
 
-
-class TaskCancelled(Exception):
-    """Raised by `ctx.checkpoint()` / `ctx.pace()` once a cancel was requested; let it propagate."""
-
-
-class SourceError(Exception):
-    """A failure the source explains in words (upstream refused, sink answered 4xx...).
-
-    The task ends `failed` with this message as its `error` (redacted)."""
+__all__ = ["Schedule", "Source", "SourceError", "TaskCancelled", "TaskContext"]  # the contract, errors included
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,8 @@ class Source:
         return f"{self.name}_collect"
 
     def pacing(self, config) -> float:
-        return float(config.get(f"COLLECTOR_PACING_{self.name.upper()}", self.pacing_seconds))
+        configured = config.get(f"COLLECTOR_PACING_{self.name.upper()}")  # None: not set (config.py)
+        return float(self.pacing_seconds if configured is None else configured)
 
     def run(self, ctx: TaskContext, params: dict) -> dict:
         """Do the collection; return the `result_summary` (a flat JSON-able dict)."""

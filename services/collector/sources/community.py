@@ -1,37 +1,20 @@
-"""What the three community sources (babitalk, gangnamunni, naver) share: their settings,
-the common start-body fields (target_date, limit, rules) and the run loop that stores
-items as they come, labels them and keeps the task's statistics."""
+"""What the three community sources (babitalk, gangnamunni, naver) share: the common start-body
+fields (target_date, limit, rules) and the run loop that stores items as they come, labels them
+and keeps the task's statistics."""
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import marshmallow as ma
 
 from services.collector import items
+from services.collector.connectors.community import KST, CollectedItem, CommunityError
+from services.collector.labeling import LabelStats, RulesError, compile_rules
+from services.collector.schemas import RulesCheckedSchema
 from services.collector.sources.base import Source, SourceError, TaskCancelled
-from shared.connectors.community import KST, CollectedItem, CommunityError
-from shared.labeling import LabelStats, RulesError, compile_rules
 
 STORE_EVERY = 20          # items per upsert: small enough that a sample shows progress early
-
-
-def community_settings(env, config) -> dict:
-    """The community sources' config keys (read by the collector's Config via `Source.settings`)."""
-    sandbox = f"http://127.0.0.1:{env.int('SANDBOX_PORT', 5199)}"
-    gangnamunni = env.str("GANGNAMUNNI_BASE_URL", sandbox)
-    return {
-        "BABITALK_BASE_URL": env.str("BABITALK_BASE_URL", sandbox),
-        "GANGNAMUNNI_BASE_URL": gangnamunni,
-        # The sandbox's token only while pointing at the sandbox; the real site needs your own.
-        "GANGNAMUNNI_TOKEN": env.str("GANGNAMUNNI_TOKEN", "sandbox-token" if gangnamunni == sandbox else ""),
-        "NAVER_API_BASE_URL": env.str("NAVER_API_BASE_URL", sandbox),
-        "NAVER_ARTICLE_BASE_URL": env.str("NAVER_ARTICLE_BASE_URL", sandbox),
-        "NAVER_COOKIES": env.str("NAVER_COOKIES", ""),
-        "NAVER_MAX_PAGES": env.int("NAVER_MAX_PAGES", 50),
-        "COLLECTOR_DUMP_SQLITE_DIR": env.str("COLLECTOR_DUMP_SQLITE_DIR", str(Path(config.VAR_DIR) / "dumps")),
-    }
 
 
 class RulesField(ma.fields.Dict):
@@ -48,7 +31,7 @@ class RulesField(ma.fields.Dict):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class CommunityParamsSchema(ma.Schema):
+class CommunityParamsSchema(RulesCheckedSchema):
     target_date = ma.fields.Date(required=True, metadata={
         "description": "Oldest day collected (YYYY-MM-DD, Korean time); pages stop past it"})
     limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=100_000), metadata={
@@ -57,19 +40,9 @@ class CommunityParamsSchema(ma.Schema):
         "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
                        '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
 
-    @ma.validates("rules")
-    def _rules_compile(self, value, **_):
-        try:
-            compile_rules(value)
-        except RulesError as exc:
-            raise ma.ValidationError(exc.errors) from None
-
 
 class CommunitySource(Source):
     """Subclasses give `client(ctx, params, pause, warn)` and `collect(client, params, target_date)`."""
-
-    def settings(self, env, config) -> dict:
-        return community_settings(env, config)
 
     def categories(self, params) -> list[str]:
         return list(params.get("categories") or ["all"])

@@ -5,8 +5,8 @@ import marshmallow as ma
 
 from services.collector.sources.base import SourceError
 from services.collector.sources.community import CommunityParamsSchema, CommunitySource
-from shared.connectors.community import CommunityError
-from shared.connectors.gangnamunni import CATEGORIES, GangnamunniClient
+from services.collector.connectors.community import CommunityError
+from services.collector.connectors.gangnamunni import CATEGORIES, GangnamunniClient
 
 
 class GangnamunniParamsSchema(CommunityParamsSchema):

@@ -85,17 +85,6 @@ class GraderSource(Source):
     pacing_seconds = 0.2
     schedule = Schedule("15 0 * * *", timezone="UTC")  # after 00:00 UTC: yesterday, then its report
 
-    def settings(self, env, config) -> dict:
-        """The upstream and window settings, read with the collector's config."""
-        return {
-            "GRADER_API_URL": env.str("GRADER_API_URL", ""),
-            "GRADER_CLIENT": env.str("GRADER_CLIENT", ""),
-            "GRADER_CLIENT_KEY": env.str("GRADER_CLIENT_KEY", ""),
-            "GRADER_WINDOW_MINUTES": env.int("GRADER_WINDOW_MINUTES", 60),
-            "GRADER_WINDOW_ATTEMPTS": env.int("GRADER_WINDOW_ATTEMPTS", 3),
-            "GRADER_SINK_CHUNK": env.int("GRADER_SINK_CHUNK", 5000),
-        }
-
     def run(self, ctx, params):
         options = GraderParamsSchema().load({k: v for k, v in params.items() if v is not None})
         config = ctx.config
@@ -191,7 +180,7 @@ class GraderSource(Source):
                         f"{attempts_allowed}): {exc}", level="ERROR")
                 if exc.status in FATAL_STATUSES or attempt == attempts_allowed:
                     raise SourceError(f"window {_stamp(low)} .. {_stamp(high)}: {exc}") from exc
-                ctx.pace(max(ctx.config.get("COLLECTOR_PACING_GRADER", self.pacing_seconds), 1.0) * attempt)
+                ctx.pace(max(self.pacing(ctx.config), 1.0) * attempt)
         ctx.log(f"Download {_stamp(low)} .. {_stamp(high)} finished: {len(download.records)} rows "
                 f"in {download.seconds:.2f} s")
 

@@ -1,5 +1,5 @@
 """`label_table`: label the rows of a table in the user's own database with the rules they
-bring (keyword or RE2 regex, shared/labeling.py), into an output table of their choice.
+bring (keyword or RE2 regex, labeling.py), into an output table of their choice.
 
     POST /api/v1/async-collection/label_table/start
     {"input": {"database_url": "postgresql://analyst:pw@db.internal/posts", "table": "comments",
@@ -14,7 +14,7 @@ job.py (chunks into a staging table, then the swap), sample.py (GET .../task/{id
 """
 from __future__ import annotations
 
-from services.collector.label_table.job import DEFAULT_CHUNK_ROWS, LabelingJob
+from services.collector.label_table.job import LabelingJob
 from services.collector.label_table.spec import SEALED_JOB, Job, LabelTableParamsSchema
 from services.collector.sources.base import Source
 
@@ -27,9 +27,6 @@ class LabelTableSource(Source):
     secret_params = (SEALED_JOB,)
     # A pause between chunks, to spare a busy database (COLLECTOR_PACING_LABEL_TABLE); none by default.
     pacing_seconds = 0.0
-
-    def settings(self, env, config) -> dict:
-        return {"COLLECTOR_LABEL_TABLE_CHUNK_ROWS": env.int("COLLECTOR_LABEL_TABLE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS)}
 
     def run(self, ctx, params):
         return LabelingJob(ctx, Job.from_sealed(params[SEALED_JOB])).run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from services.collector.sources.community import CommunityParamsSchema, CommunitySource
-from shared.connectors.naver import NaverCafeClient
+from services.collector.connectors.naver import NaverCafeClient
 
 
 def menu_ids(value) -> list[int]:

@@ -4,7 +4,7 @@ No auth. Lists are cursor-paged newest first: `{"data": [...], "pagination": {"h
 "search_after"}}`; the first request omits the cursor, the next ones echo `search_after`.
 Comments are paged by `page` (1-based, 50 per page) with `has_next` only. Memos carry a
 relative Korean time ("20분전", "3일전") resolved against the time of the pull.
-See UPSTREAMS.md section 3.
+See docs/upstreams.md (Babitalk).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.connectors.community import (
+from services.collector.connectors.community import (
     CollectedItem,
     CommunityClient,
     CommunityError,

@@ -5,7 +5,8 @@ The list is page-numbered (`search.page`, 1-based) newest first inside
 `{"message": {"result": {"articleList", "hasNext"}}}`. Member-only content needs the
 `NID_AUT`/`NID_SES` cookies; without them the platform answers 401 with errorCode 0004.
 A member-only list ends the pull (nothing can be read); a member-only article keeps what
-the list showed (subject, writer, counters) and is reported. See UPSTREAMS.md section 5.
+the list showed (subject, writer, counters) and is reported. See
+docs/upstreams.md (Naver Cafe).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
-from shared.connectors.community import (
+from services.collector.connectors.community import (
     CollectedItem,
     CommunityAuthError,
     CommunityClient,

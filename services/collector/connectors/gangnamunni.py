@@ -4,7 +4,7 @@
 The search is offset-paged (`start`, `length`) newest first, behind the cookie
 `token=<TOKEN>`; a page is good only if `reason == "SUCCESS"`; the end is an empty
 `data`. A post page that answers 404 (frequent on the real site) loses only that post's
-comments. See UPSTREAMS.md section 4.
+comments. See docs/upstreams.md (Gangnamunni).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from shared.connectors.community import (
+from services.collector.connectors.community import (
     CollectedItem,
     CommunityClient,
     CommunityError,
