@@ -1,4 +1,4 @@
-"""The sandbox: one Flask app standing in for every external API (see UPSTREAMS.md).
+"""The sandbox: one Flask app standing in for every external API (described in docs/upstreams.md).
 
 It reproduces each upstream's paths, parameters, auth, paging, response bodies and
 errors, with deterministic generated data. `/_sandbox/...` routes let tests and

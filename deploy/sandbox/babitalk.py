@@ -1,4 +1,4 @@
-"""Stand-in for Babitalk's web API (UPSTREAMS.md section 3).
+"""Stand-in for Babitalk's web API (docs/upstreams.md section 3).
 
 Reproduces: `/v2/reviews`, `/v2/community/talks` (per `service_id`),
 `/v2/event-ask-memos` (per `category_id`), all newest first, `limit` capped at 24, the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify
 
 from deploy.sandbox.community_common import (
     NICKNAMES,
@@ -24,6 +24,7 @@ from deploy.sandbox.community_common import (
     relative_korean,
     sentence,
 )
+from deploy.sandbox.query import int_arg
 
 blp = Blueprint("babitalk", __name__)
 
@@ -118,13 +119,6 @@ def state() -> BabitalkState:
                                                              default_anchor()))
 
 
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        return default
-
-
 def _cursor_page(records: list[dict], view=lambda r: r):
     current = state()
     with current.lock:
@@ -133,8 +127,8 @@ def _cursor_page(records: list[dict], view=lambda r: r):
             return fault
         if current.faults.empty:
             return jsonify({"data": [], "pagination": {"has_next": False, "search_after": None}})
-        limit = max(1, min(_int_arg("limit", 24), 24))
-        after = _int_arg("search_after", 0)
+        limit = max(1, min(int_arg("limit", 24), 24))
+        after = int_arg("search_after", 0)
         remaining = [r for r in records if not after or r["id"] < after]
         rows = [view(r) for r in remaining[:limit]]
         has_next = len(remaining) > limit
@@ -151,13 +145,13 @@ def reviews():
 
 @blp.get("/v2/community/talks")
 def talks():
-    return _cursor_page(state().talks.get(_int_arg("service_id", 79), []))
+    return _cursor_page(state().talks.get(int_arg("service_id", 79), []))
 
 
 @blp.get("/v2/event-ask-memos")
 def event_ask_memos():
     current = state()
-    return _cursor_page(current.memos.get(_int_arg("category_id", 3000), []), current.memo_view)
+    return _cursor_page(current.memos.get(int_arg("category_id", 3000), []), current.memo_view)
 
 
 @blp.get("/v2/community/talks/<int:talk_id>/comments")
@@ -171,7 +165,7 @@ def talk_comments(talk_id: int):
         if talk is None:
             return jsonify({"message": "Not Found"}), 404
         comments = current.comments(talk)
-    page = max(1, _int_arg("page", 1))
+    page = max(1, int_arg("page", 1))
     rows = comments[(page - 1) * COMMENTS_PER_PAGE: page * COMMENTS_PER_PAGE]
     return jsonify({"data": rows, "pagination": {"has_next": len(comments) > page * COMMENTS_PER_PAGE}})
 

@@ -1,4 +1,4 @@
-"""Stand-in for Gangnamunni's community search and post pages (UPSTREAMS.md section 4a/4b).
+"""Stand-in for Gangnamunni's community search and post pages (docs/upstreams.md section 4a/4b).
 
 Reproduces: `GET /api/solar/search/document` with `start` (0-based offset), `length`,
 `sort=createTime` (newest first), `categoryIds`; the cookie `token=<TOKEN>` (missing or
@@ -25,6 +25,7 @@ from deploy.sandbox.community_common import (
     epoch_ms,
     sentence,
 )
+from deploy.sandbox.query import int_arg
 
 blp = Blueprint("gangnamunni", __name__)
 
@@ -86,13 +87,6 @@ def state() -> GangnamunniState:
                                                                    default_anchor()))
 
 
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        return default
-
-
 def _refused(status: int) -> dict:
     return {"reason": "UNAUTHORIZED" if status == 401 else "FORBIDDEN", "succeeded": False, "data": None}
 
@@ -111,7 +105,7 @@ def search_document():
                        key=lambda p: (p["createTime"], p["id"]), reverse=True)
         if current.faults.empty:
             posts = []
-        start, length = max(0, _int_arg("start", 0)), max(1, min(_int_arg("length", 20), 100))
+        start, length = max(0, int_arg("start", 0)), max(1, min(int_arg("length", 20), 100))
         rows = [dict(p) for p in posts[start:start + length]]
         if current.faults.malformed and start == 0 and len(rows) > 1:
             rows[1]["createTime"] = "어제"

@@ -1,4 +1,4 @@
-"""Stand-in for the code grader's statistics API (UPSTREAMS.md section 2).
+"""Stand-in for the code grader's statistics API (docs/upstreams.md section 2).
 
 `GET /api/statistics?client=&client_key=&start=&end=` answers a JSON array of the attempts
 whose created_at lies in the window, generated deterministically from (day, index): the

@@ -1,4 +1,4 @@
-"""Stand-in for Naver Cafe's article list, article detail and menus (UPSTREAMS.md section 5).
+"""Stand-in for Naver Cafe's article list, article detail and menus (docs/upstreams.md section 5).
 
 Reproduces: `GET /cafe-web/cafe2/ArticleListV2dot1.json` (`search.clubid`, `search.menuid`,
 `search.page` 1-based, `search.perPage`) with the `message.result` envelope, `hasNext`,
@@ -26,6 +26,7 @@ from deploy.sandbox.community_common import (
     epoch_ms,
     sentence,
 )
+from deploy.sandbox.query import int_arg
 
 blp = Blueprint("naver", __name__)
 
@@ -87,13 +88,6 @@ def logged_in() -> bool:
             and request.cookies.get("NID_SES") == config.get("NAVER_NID_SES", "sandbox-ses"))
 
 
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        return default
-
-
 def _message(result: dict | None, status: str = "200", code: str = "", msg: str = "") -> dict:
     return {"message": {"status": status, "error": {"code": code, "msg": msg}, "result": result}}
 
@@ -105,16 +99,16 @@ def article_list():
         fault = current.faults.intercept(lambda status: NOT_LOGGED_IN)
         if fault is not None:
             return fault
-        cafe_id = _int_arg("search.clubid", 0)
+        cafe_id = int_arg("search.clubid", 0)
         if cafe_id not in current.articles:
             return jsonify(_message(None, "500", "0001", "카페 정보가 없습니다.")), 500
         if cafe_id == MEMBERS_CAFE and not logged_in():
             return jsonify(NOT_LOGGED_IN), 401
-        menu_id = _int_arg("search.menuid", 0)
+        menu_id = int_arg("search.menuid", 0)
         articles = [a for a in current.articles[cafe_id] if not menu_id or a["menuId"] == menu_id]
         if current.faults.empty:
             articles = []
-        page, per_page = max(1, _int_arg("search.page", 1)), max(1, min(_int_arg("search.perPage", 20), 100))
+        page, per_page = max(1, int_arg("search.page", 1)), max(1, min(int_arg("search.perPage", 20), 100))
         rows = [public(a) for a in articles[(page - 1) * per_page: page * per_page]]
         if current.faults.malformed and page == 1 and len(rows) > 1:
             rows[1]["writeDateTimestamp"] = "어제"

@@ -1,9 +1,10 @@
 """Stand-in for the odcloud gateway serving clinical-trials dataset 3074271.
 
-Reproduces: the real path; `page`/`perPage` (defaults 1/10 when missing or not a number);
-`returnType` JSON or XML; the key as `serviceKey` query parameter or `Authorization: Infuser <key>`;
-the counters (`totalCount`, `matchCount`, `currentCount`); `data: []` past the end; the
-error bodies `{"code": -401|-4|-3|-10, "msg": ...}`; plain-text 404 outside `/api`.
+Reproduces (docs/upstreams.md section 1): the real path; `page`/`perPage` (defaults 1/10 when
+missing, not a decimal 32-bit integer, or under 1); `returnType` JSON or XML; the key as
+`serviceKey` query parameter or `Authorization: Infuser <key>`; the counters (`totalCount`,
+`matchCount`, `currentCount`); `data: []` past the end; the error bodies
+`{"code": -401|-4|-3|-10, "msg": ...}`; plain-text 404 outside `/api`.
 
 Control (`/_sandbox/odcloud/...`): `revise` changes, drops and adds records (deterministic
 per seed) so that a second pull sees updates and withdrawals; `reset`; `mode` switches
@@ -18,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from deploy.sandbox.query import int_arg
 from shared.connectors.odcloud import DATASET_PATH
 
 blp = Blueprint("odcloud", __name__)
@@ -39,6 +41,8 @@ CONDITIONS = ("쇼그렌 증후군", "조직구증식증", "악성림프종", "�
 TEMPLATES = ("{c} 코호트 구축", "{c} 임상연구 네트워크 구축 및 운영", "{c} 환자의 예후 예측 지표 분석",
              "{c}의 임상양상과 치료 성적 조사, retrospective study", "{c} 레지스트리 기반 다기관 연구",
              "Prospective registry of {c}")
+
+PAGE_NUMBERS = range(1, 2**31)  # page and perPage: positive 32-bit integers
 
 MESSAGES = {
     -401: "인증키는 필수 항목 입니다.",
@@ -114,14 +118,6 @@ def state() -> OdcloudState:
     return app.extensions["odcloud_state"]
 
 
-def _int_arg(name: str, default: int) -> int:
-    try:
-        value = int(request.args.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 def _error(code: int, status: int):
     return jsonify({"code": code, "msg": MESSAGES[code]}), status
 
@@ -146,7 +142,9 @@ def gateway(operation):
         return _error(-3, 400)
     if current.quota_exceeded:
         return _error(-10, 400)
-    page, per_page = _int_arg("page", 1), _int_arg("perPage", 10)
+    # The gateway parses both as 32-bit integers, a failure being the default (docs/upstreams.md
+    # section 1); what it answers for 0 or a negative number is not known, so they are defaults too.
+    page, per_page = int_arg("page", 1, PAGE_NUMBERS), int_arg("perPage", 10, PAGE_NUMBERS)
     with current.lock:
         rows = current.records[(page - 1) * per_page: page * per_page]
         total = len(current.records)

@@ -1,4 +1,4 @@
-"""Client and record parser for the code grader's statistics API (UPSTREAMS.md section 2).
+"""Client and record parser for the code grader's statistics API (docs/upstreams.md section 2).
 
 `GET {base}/api/statistics?client=&client_key=&start=&end=` answers the whole window as
 one JSON array, so a range is pulled in windows (1 hour by default). Each raw record is

@@ -2,7 +2,7 @@
 
 The gateway answers `{"page", "perPage", "totalCount", "currentCount", "matchCount", "data"}`
 on success and `{"code": <negative>, "msg": "..."}` on error, sometimes with HTTP 200,
-so success is judged by the body, not by the status alone (see UPSTREAMS.md section 1).
+so success is judged by the body, not by the status alone (see docs/upstreams.md section 1).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The community stand-ins reproduce the platforms' envelopes, cursors and end-of-list shapes
-(UPSTREAMS.md sections 3-5), and leave the odcloud catch-all 404 in place."""
+(docs/upstreams.md sections 3-5), and leave the odcloud catch-all 404 in place."""
 from __future__ import annotations
 
 import json

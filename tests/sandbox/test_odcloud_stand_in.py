@@ -29,6 +29,17 @@ def test_unparsable_page_arguments_fall_back_to_defaults(client):
     assert (body["page"], body["perPage"]) == (1, 10)
 
 
+@pytest.mark.parametrize("value", ["x", "", " 2", "2 ", "1_0", "٢", "2.0", "0", "-3", str(2**31), "9" * 5000])
+def test_a_page_argument_the_gateway_would_not_take_as_a_positive_int32_is_the_default(client, value):
+    body = client.get(URL, query_string={"serviceKey": "good-key", "page": value, "perPage": value}).json
+    assert (body["page"], body["perPage"]) == (1, 10)
+
+
+def test_page_arguments_are_decimal_with_an_optional_sign(client):
+    body = client.get(URL, query_string={"serviceKey": "good-key", "page": "+2", "perPage": "007"}).json
+    assert (body["page"], body["perPage"], body["data"]) == (2, 7, generate_trials(145, 1)[7:14])
+
+
 def test_header_auth_and_last_pages(client):
     headers = {"Authorization": "Infuser good-key"}
     page2 = client.get(URL + "?page=2&perPage=100", headers=headers).json
