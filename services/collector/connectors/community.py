@@ -182,6 +182,29 @@ class CommunityClient:
     def auth_hint(self, response: requests.Response) -> str:
         return "the platform refused the request"
 
+    def newest_first(self, pages: Iterable[Iterable[CollectedItem]], category: str, cutoff: datetime,
+                     limit: int | None, replies: Callable[[CollectedItem], Iterable[CollectedItem]],
+                     ) -> Iterator[CollectedItem]:
+        """The items of `pages` (each page's items, newest first), each followed by its replies,
+        until one is older than `cutoff` or `limit` top-level items were kept; all get `category`.
+
+        `replies(item)` is called before the item is yielded, so a connector may complete the
+        item there (Naver fills in the article's body); a generator it returns is read after."""
+        kept = 0
+        for page in pages:
+            for item in page:
+                if item.created_at < cutoff:
+                    return
+                item.category = category
+                kept += 1
+                following = replies(item)
+                yield item
+                for reply in following:
+                    reply.category = category
+                    yield reply
+                if limit is not None and kept >= limit:
+                    return
+
     def parse_each(self, records: Any, parse: Callable[[Any], CollectedItem | None],
                    what: str) -> Iterator[CollectedItem]:
         """Parse a page's records, skipping (and reporting) the malformed ones."""

@@ -62,7 +62,14 @@ class GangnamunniClient(CommunityClient):
             yield from take(self._category(category, kind, cutoff, limit), self.stats)
 
     def _category(self, category: str, kind: str, cutoff, limit: int | None) -> Iterator[CollectedItem]:
-        kept, start = 0, 0
+        return self.newest_first(self._pages(category, kind), category, cutoff, limit, replies=self._replies)
+
+    def _replies(self, post: CollectedItem) -> Iterable[CollectedItem]:
+        return self._comments(post) if self.with_comments and post.metrics["comments"] > 0 else ()
+
+    def _pages(self, category: str, kind: str) -> Iterator[Iterator[CollectedItem]]:
+        """The search's pages of `category`, newest first, each as its parsed posts."""
+        start = 0
         while True:
             what = f"{category} posts from {start}"
             body = self.request_json("GET", "/api/solar/search/document", what, headers=self.headers,
@@ -75,18 +82,7 @@ class GangnamunniClient(CommunityClient):
             data = body.get("data")
             if not data:
                 return
-            for item in self.parse_each(data, lambda record: self._post(record, kind), what):
-                if item.created_at < cutoff:
-                    return
-                item.category = category
-                kept += 1
-                yield item
-                if self.with_comments and item.metrics["comments"] > 0:
-                    for comment in self._comments(item):
-                        comment.category = category
-                        yield comment
-                if limit is not None and kept >= limit:
-                    return
+            yield self.parse_each(data, lambda record: self._post(record, kind), what)
             start += len(data)
 
     def _comments(self, post: CollectedItem) -> Iterator[CollectedItem]:

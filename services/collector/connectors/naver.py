@@ -93,7 +93,11 @@ class NaverCafeClient(CommunityClient):
             yield from take(self._board(cafe_id, menu_id, category, cutoff, limit), self.stats)
 
     def _board(self, cafe_id: int, menu_id: int | None, category: str, cutoff, limit) -> Iterator[CollectedItem]:
-        kept = 0
+        return self.newest_first(self._list_pages(cafe_id, menu_id, category), category, cutoff, limit,
+                                 replies=lambda item: self._details(cafe_id, item) if self.with_details else [])
+
+    def _list_pages(self, cafe_id: int, menu_id: int | None, category: str) -> Iterator[Iterator[CollectedItem]]:
+        """The board's list pages, newest first, each as its parsed articles (at most NAVER_MAX_PAGES)."""
         for page in range(1, self.max_pages + 1):
             what = f"cafe {cafe_id} {category} page {page}"
             body = self.request_json("GET", LIST_PATH, what, headers=self._headers, params={
@@ -106,18 +110,7 @@ class NaverCafeClient(CommunityClient):
             articles = result.get("articleList")
             if not articles:
                 return
-            for item in self.parse_each(articles, lambda record: self._article(record, cafe_id), what):
-                if item.created_at < cutoff:
-                    return
-                item.category = category
-                kept += 1
-                comments = self._details(cafe_id, item) if self.with_details else []
-                yield item
-                for comment in comments:
-                    comment.category = category
-                    yield comment
-                if limit is not None and kept >= limit:
-                    return
+            yield self.parse_each(articles, lambda record: self._article(record, cafe_id), what)
             if not result.get("hasNext"):
                 return
         self.warn(f"cafe {cafe_id} {category}: stopped after {self.max_pages} pages (NAVER_MAX_PAGES)")
