@@ -1,7 +1,8 @@
 """The registry of collection sources: one line per source.
 
 To add a source, write `services/collector/sources/<name>.py` with a `Source` subclass
-(see base.py) and add it below.
+(see base.py) and add it below; name it in `config.PACED_SOURCES` too, so that
+COLLECTOR_PACING_<NAME> is read for it (config.py reads every setting).
 """
 from __future__ import annotations
 
