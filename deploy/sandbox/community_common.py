@@ -8,6 +8,7 @@ paging back to a target date is testable. Faults (`POST /_sandbox/<name>/faults`
 `Retry-After: s`; `{"fail_status": 403, "fail_times": n}` answers n requests with that status
 (only requests whose path contains `fail_path`, if given);
 `{"malformed": true}` corrupts one record on each first page; `{"empty": true}` serves no data.
+`GET /_sandbox/<name>/faults` also tells when each data request arrived (`request_times`).
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Faults:
         self.malformed = False
         self.empty = False
         self.served = {"requests": 0, "rate_limited": 0, "failed": 0}
+        # When each data request arrived (epoch seconds): shows the pacing a site sees across tasks.
+        self.request_times: list[float] = []
         # Seconds between each 429 and the request that followed it: shows Retry-After was honoured.
         self.waits_after_429: list[float] = []
         self._last_429: float | None = None
@@ -62,11 +65,13 @@ class Faults:
     def describe(self) -> dict:
         return {"rate_limit": self.rate_limit, "retry_after": self.retry_after, "fail_status": self.fail_status,
                 "fail_times": self.fail_times, "malformed": self.malformed, "empty": self.empty,
-                "served": dict(self.served), "waits_after_429": list(self.waits_after_429)}
+                "served": dict(self.served), "waits_after_429": list(self.waits_after_429),
+                "request_times": list(self.request_times)}
 
     def intercept(self, failure_body: Callable[[int], object] = lambda status: {"error": status}):
         """The fault response for this request, if one is due; counts every data request."""
         self.served["requests"] += 1
+        self.request_times.append(time.time())
         if self._last_429 is not None:
             self.waits_after_429.append(time.monotonic() - self._last_429)
             self._last_429 = None

@@ -42,6 +42,8 @@ class Config(BaseConfig):
         # A task whose worker was lost is re-run until it has had this many attempts, then failed.
         self.COLLECTOR_MAX_ATTEMPTS = env.int("COLLECTOR_MAX_ATTEMPTS", 2)
         self.COLLECTOR_REAP_SECONDS = env.float("COLLECTOR_REAP_SECONDS", 15.0)
+        # A scheduled fire missed while the scheduler was down runs when it is back, if at most this late.
+        self.COLLECTOR_SCHEDULE_GRACE_SECONDS = env.float("COLLECTOR_SCHEDULE_GRACE_SECONDS", 3600.0)
         # Finished tasks older than this are purged (with their logs).
         self.COLLECTOR_RETENTION_HOURS = env.float("COLLECTOR_RETENTION_HOURS", 24.0)
         self.COLLECTOR_PURGE_MINUTES = env.float("COLLECTOR_PURGE_MINUTES", 60.0)

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class RunningTask:
     """The `TaskContext` a source gets (see sources/base.py)."""
 
-    def __init__(self, task: Task, worker: str, secrets: dict):
+    def __init__(self, task: Task, worker: str, secrets: dict, slot: str | None = None):
         self.app = current_app._get_current_object()
         self.rt = runtime()
         self.task_id = task.id
@@ -53,6 +53,7 @@ class RunningTask:
         self.state = dict(task.resume_state or {})
         self.total = task.total
         self.worker = worker
+        self.slot = slot              # this delivery's lease in the cap (limiter.py), renewed by the heartbeat
         self.source = tasks.get_source(task.source)
         self._secret_values = [str(v) for v in secrets.values() if v not in (None, "") and len(str(v)) >= 4]
         self._cancelled = threading.Event()
@@ -101,7 +102,11 @@ class RunningTask:
             raise TaskCancelled(self.task_id)
 
     def pace(self, seconds: float | None = None) -> None:
-        deadline = time.monotonic() + (self.source.pacing(self.config) if seconds is None else seconds)
+        """Wait before the next upstream request: by default the source's pacing, shared by every task
+        of the source on every worker (pacing.py); `seconds` is a pause of this task's own (a backoff)."""
+        if seconds is None:
+            seconds = self.rt.pacing.reserve(self.source.name, self.source.pacing(self.config))
+        deadline = time.monotonic() + seconds
         while True:
             self.checkpoint()
             remaining = deadline - time.monotonic()
@@ -152,7 +157,8 @@ def run_task(task_id: str) -> None:
     if status != PENDING:
         log.info("task %s is %s; message dropped", task_id, status)
         return
-    if not rt.limiter.acquire(task_id):
+    slot = rt.limiter.acquire(task_id)
+    if slot is None:
         # Over the cap: wait as pending, in the queue, not in a worker thread.
         task_queue = db.session.scalar(select(Task.queue).where(Task.id == task_id))
         rt.enqueue(task_id, task_queue, delay_ms=rt.config["COLLECTOR_CAP_RETRY_MS"])
@@ -161,13 +167,13 @@ def run_task(task_id: str) -> None:
         worker = worker_name()
         task = _claim(task_id, worker)
         if task is None:
-            return
-        _execute(task, worker)
+            return  # another delivery runs it: give back this delivery's lease only (below)
+        _execute(task, worker, slot)
     finally:
-        rt.limiter.release(task_id)
+        rt.limiter.release(task_id, slot)
 
 
-def _execute(task: Task, worker: str) -> None:
+def _execute(task: Task, worker: str, slot: str | None = None) -> None:
     config = current_app.config
     try:
         secrets = unseal(config, task.secrets_sealed)
@@ -176,13 +182,14 @@ def _execute(task: Task, worker: str) -> None:
         tasks.finish(task.id, FAILED, error=str(exc), worker=worker)
         tasks.notify_end(task)
         return
-    ctx = RunningTask(task, worker, secrets)
+    ctx = RunningTask(task, worker, secrets, slot)
     params = {**task.params, **secrets}
     ctx.log(f"Started {task.type} (attempt {task.attempt}) on {worker.rsplit(':', 2)[0]}")
     heartbeat = Heartbeat(ctx)
     heartbeat.start()
     status, error, summary = COMPLETED, None, None
     try:
+        ctx.pace()  # the source's first request takes its turn too (pacing is shared, see pace())
         summary = ctx.source.run(ctx, params) or {}
         if ctx.cancel_requested():
             # The work is done (and delivered): saying "cancelled" now would be untrue.
@@ -232,7 +239,8 @@ class Heartbeat(threading.Thread):
                     db.session.execute(update(Task).where(Task.id == self.ctx.task_id, Task.worker == self.ctx.worker)
                                        .values(heartbeat_at=utcnow()))
                     db.session.commit()
-                    self.ctx.rt.limiter.renew(self.ctx.task_id)
+                    if self.ctx.slot:
+                        self.ctx.rt.limiter.renew(self.ctx.task_id, self.ctx.slot)
                     if self.ctx.rt.cancel_requested(self.ctx.task_id):
                         self.ctx._cancelled.set()
                 except Exception as exc:  # a missed beat must not end the thread

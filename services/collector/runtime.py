@@ -16,6 +16,7 @@ from flask import Flask, current_app
 
 from services.collector.broker import redis_broker
 from services.collector.limiter import LeaseLimiter
+from services.collector.pacing import SharedPacing
 
 EXTENSION = "collector"
 # The actors' names (declared in actors.py): what a message names to reach one.
@@ -48,6 +49,10 @@ class Runtime:
     def limiter(self) -> LeaseLimiter:
         return LeaseLimiter(self.redis, f"{self.namespace}:running", self.config["COLLECTOR_MAX_RUNNING"],
                             self.config["COLLECTOR_HEARTBEAT_TIMEOUT"])
+
+    @cached_property
+    def pacing(self) -> SharedPacing:
+        return SharedPacing(self.redis, self.namespace)
 
     def cancel_key(self, task_id: str) -> str:
         return f"{self.namespace}:cancel:{task_id}"

@@ -272,7 +272,7 @@ def reap() -> list[str]:
             continue
         add_log(task.id, line, "WARNING")
         db.session.commit()
-        runtime().limiter.release(task.id)
+        runtime().limiter.release_all(task.id)
         if requeue:
             runtime().enqueue(task.id, task.queue)
         else:
