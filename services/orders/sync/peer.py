@@ -1,4 +1,4 @@
-"""The peer's public orders API, as the integration sees it: GET, POST and PUT only."""
+"""The peer's public orders API, as the integration sees it: GET, POST and PUT only (and its /health)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,3 +75,9 @@ class HttpPeer:
         self.writes += 1
         response = self._call("PUT", f"/orders/{uuid}", json=content, headers={"If-Match": f'"{if_match}"'})
         return PeerReply(response.status_code, self._json(response))
+
+    def health(self) -> None:
+        """Raise PeerUnavailable unless the peer's /health answers 200 (its API can serve)."""
+        response = self._call("GET", "/health")
+        if response.status_code != 200:
+            raise PeerUnavailable(f"GET /health: HTTP {response.status_code}")

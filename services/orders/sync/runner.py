@@ -30,6 +30,21 @@ def engine_from_config(config) -> SyncEngine:
                       config["ORDERS_SYNC_MAX_BACKOFF"], before_checkpoint, config["ORDERS_SYNC_PUSH_CONCURRENCY"])
 
 
+def peer_health() -> str | None:
+    """The /health check of the instance the integration runs beside: the peer's /health, once,
+    within HEALTH_CHECK_TIMEOUT. An optional check (see docs/two-way-sync.md, "Health")."""
+    config = current_app.config
+    peer = HttpPeer(config["ORDERS_PEER_URL"], config["SERVICE_TOKEN"], timeout=config["HEALTH_CHECK_TIMEOUT"],
+                    retries=0)
+    try:
+        peer.health()
+    except PeerUnavailable as exc:
+        return f"does not answer ({exc})"
+    finally:
+        peer.session.close()
+    return None
+
+
 def _note(success: bool, error: str | None) -> None:
     stamp = utcnow().isoformat()
     ledgers.set_value("last_round_at", stamp)
