@@ -55,7 +55,9 @@ class Trials(MethodView):
         return paginate(db.session, trials.filtered_trials(filters), page, per_page)
 
 
-@blp.route("/trials/recent")
+# strict_slashes=False: the original task's deployed addresses carry a trailing slash (/list/);
+# both forms answer the same, without a redirect that a client may not follow.
+@blp.route("/trials/recent", strict_slashes=False)
 class RecentTrials(MethodView):
     @blp.etag
     @blp.arguments(RecentQueryArgsSchema, location="query")
@@ -67,7 +69,7 @@ class RecentTrials(MethodView):
         return paginate(db.session, stmt, args["page"], args["per_page"])
 
 
-@blp.route("/list")
+@blp.route("/list", strict_slashes=False)
 class RecentTrialsAlias(RecentTrials):
     """/list: the original API's name for /trials/recent; the same view, summarised as an alias."""
 
@@ -98,7 +100,7 @@ def _trial_or_404(trial_id: str) -> Trial:
     return trial
 
 
-@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID])
+@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID], strict_slashes=False)
 class TrialById(MethodView):
     @blp.etag
     @blp.response(200, TrialSchema)
