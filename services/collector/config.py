@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.config import BaseConfig
+from services.collector.outbound import DEFAULT_ALLOW, OutboundPolicy
+from shared.config import BaseConfig, ConfigError
 
 # The sources (sources/__init__.py) whose pacing COLLECTOR_PACING_<NAME> may override.
 PACED_SOURCES = ("trials", "grader", "babitalk", "gangnamunni", "naver", "label_table")
@@ -63,6 +64,22 @@ class Config(BaseConfig):
             setattr(self, key, env.float(key, None))
         # Dumps into an analyst's SQLite file (and label_table's SQLite URLs) stay under this directory.
         self.COLLECTOR_DUMP_SQLITE_DIR = env.str("COLLECTOR_DUMP_SQLITE_DIR", str(Path(self.VAR_DIR) / "dumps"))
+        # Hosts a caller may make the collector connect to (callback_url, dump and label_table databases):
+        # host[:port] or cidr[:port] entries; link-local and cloud-metadata addresses are refused whatever it says.
+        self.COLLECTOR_OUTBOUND_ALLOW = env.list("COLLECTOR_OUTBOUND_ALLOW", list(DEFAULT_ALLOW))
+        try:
+            OutboundPolicy.parse(self.COLLECTOR_OUTBOUND_ALLOW)
+        except ValueError as exc:
+            raise ConfigError(f"COLLECTOR_OUTBOUND_ALLOW: {exc}") from None
+        # A caller's database (dumps, label_table): seconds to connect, to wait for one read or write
+        # (MySQL), and for one statement (PostgreSQL's statement_timeout). Ours, never the URL's.
+        self.COLLECTOR_DATABASE_CONNECT_TIMEOUT = env.float("COLLECTOR_DATABASE_CONNECT_TIMEOUT", 10.0)
+        self.COLLECTOR_DATABASE_READ_TIMEOUT = env.float("COLLECTOR_DATABASE_READ_TIMEOUT", 300.0)
+        self.COLLECTOR_DATABASE_STATEMENT_TIMEOUT = env.float("COLLECTOR_DATABASE_STATEMENT_TIMEOUT", 300.0)
+        # GET .../sample of a label_table task reads the caller's database from an API thread: every
+        # timeout of that read, and how many such reads one API process runs at once (others get a 503).
+        self.COLLECTOR_SAMPLE_TIMEOUT = env.float("COLLECTOR_SAMPLE_TIMEOUT", 5.0)
+        self.COLLECTOR_SAMPLE_CONCURRENCY = env.int("COLLECTOR_SAMPLE_CONCURRENCY", 2)
         # label_table: rows read, labeled and written per chunk.
         self.COLLECTOR_LABEL_TABLE_CHUNK_ROWS = env.int("COLLECTOR_LABEL_TABLE_CHUNK_ROWS",
                                                         DEFAULT_LABEL_TABLE_CHUNK_ROWS)

@@ -4,15 +4,15 @@ accepted, and the engines that connect to them under our rules.
 A URL is checked twice. At start time (`check_url`): the scheme (PostgreSQL, MySQL/MariaDB,
 SQLite), the query's driver options against a fixed list per driver (everything else, such
 as `local_infile`, `host`, `hostaddr`, `unix_socket`, `init_command`, `read_default_file`
-or `options`, is refused and named), and the host against COLLECTOR_OUTBOUND_ALLOW as far
+or `options` beyond a search_path, is refused and named), and the host against COLLECTOR_OUTBOUND_ALLOW as far
 as that needs no DNS lookup. At connect time (`open_engine`): the same options again (the
 URL comes back from the sealed params), then the host is resolved once and the driver
 connects to that checked address: psycopg gets it as `hostaddr` (libpq keeps `host` for TLS
 and the password file), PyMySQL gets the address itself as its host.
 
 The timeouts are ours, never the caller's: connect, read and write timeouts for PyMySQL;
-`connect_timeout` and a `statement_timeout` (passed in libpq's `options`, which callers may
-not set) for psycopg. LOCAL INFILE is off at the driver: PyMySQL's `local_infile=False`
+`connect_timeout` and a `statement_timeout` (passed in libpq's `options`, where callers may
+only set a search_path) for psycopg. LOCAL INFILE is off at the driver: PyMySQL's `local_infile=False`
 and a `client_flag` without LOCAL_FILES, so a server that asks for a file gets none.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pymysql
 from pymysql.constants import CLIENT
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
@@ -41,6 +42,8 @@ OPTIONS = {
         "client_encoding": _WORD,
         "target_session_attrs": re.compile(r"^(any|read-write|read-only|primary|standby|prefer-standby)$"),
         "connect_timeout": _SECONDS,    # lowered to ours if longer
+        # libpq's `options` only to choose a search_path: any other setting (statement_timeout=0...) is ours.
+        "options": re.compile(r"^-c ?search_path=[A-Za-z_][A-Za-z0-9_$]*(,[A-Za-z_][A-Za-z0-9_$]*)*$"),
     },
     "mysql": {"charset": _WORD, "collation": _WORD, "connect_timeout": _SECONDS},
     "sqlite": {},
@@ -88,7 +91,7 @@ def check_options(url: URL) -> None:
             raise DatabaseUrlRefused(f"Option {name!r} is not allowed in a {backend_of(url)} URL "
                                      f"(allowed: {choices}).")
         if not isinstance(value, str) or not allowed[name].match(value):
-            raise DatabaseUrlRefused(f"Option {name!r} has a value that is not allowed.")
+            raise DatabaseUrlRefused(f"Option {name!r} is not allowed with this value.")
 
 
 def port_of(url: URL) -> int:
@@ -122,11 +125,13 @@ def open_engine(database_url: str, policy: OutboundPolicy, timeouts: Timeouts, o
     given = url.query.get("connect_timeout")
     if given is not None:
         connect = max(2, min(connect, int(given)))
-    url = url.difference_update_query(["connect_timeout"])
+    search_path = url.query.get("options")
+    url = url.difference_update_query(["connect_timeout", "options"])
     if backend == "postgresql":
         statement_ms = max(1, int(timeouts.statement * 1000))
+        options = f"{search_path} " if search_path else ""
         connect_args = {"hostaddr": pinned.address, "port": pinned.port, "connect_timeout": connect,
-                        "options": f"-c statement_timeout={statement_ms}",
+                        "options": f"{options}-c statement_timeout={statement_ms}",
                         # A peer that stops answering mid-query: the kernel gives up after this long.
                         "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
                         "tcp_user_timeout": int(max(timeouts.read, timeouts.connect) * 1000)}
@@ -137,3 +142,26 @@ def open_engine(database_url: str, policy: OutboundPolicy, timeouts: Timeouts, o
                     "write_timeout": max(1, int(timeouts.read)), "local_infile": False,
                     "client_flag": MYSQL_CLIENT_FLAG, "init_command": "SET time_zone = '+00:00'"}
     return create_engine(url.set(host=pinned.address, port=pinned.port), connect_args=connect_args, **pool)
+
+
+def timeouts_from_config(config, sample: bool = False) -> Timeouts:
+    """The workers' timeouts (COLLECTOR_DATABASE_*_TIMEOUT); `sample`: the API's, COLLECTOR_SAMPLE_TIMEOUT
+    for each (never longer than the workers')."""
+    timeouts = Timeouts(connect=config.get("COLLECTOR_DATABASE_CONNECT_TIMEOUT", Timeouts.connect),
+                        read=config.get("COLLECTOR_DATABASE_READ_TIMEOUT", Timeouts.read),
+                        statement=config.get("COLLECTOR_DATABASE_STATEMENT_TIMEOUT", Timeouts.statement))
+    if not sample:
+        return timeouts
+    short = config.get("COLLECTOR_SAMPLE_TIMEOUT", 5.0)
+    return Timeouts(connect=min(short, timeouts.connect), read=min(short, timeouts.read),
+                    statement=min(short, timeouts.statement))
+
+
+def server_answered(exc: BaseException) -> bool:
+    """Whether the database server itself refused (wrong password, unknown database), as opposed to a
+    failure of the network (refused, reset, timed out), which callers are only told "could not connect"."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, pymysql.err.MySQLError):
+        code = orig.args[0] if orig.args else None
+        return isinstance(code, int) and 1000 <= code < 2000   # 2xxx are the client's own (CR_*) errors
+    return getattr(orig, "sqlstate", None) is not None        # psycopg: set only from a server's error

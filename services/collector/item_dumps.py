@@ -25,20 +25,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
     update,
 )
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from services.collector import items
+from services.collector import database_urls, items
 from services.collector.errors import DumpRefused
 from services.collector.models import ItemDump, db
 from services.collector.runtime import DUMP_ITEMS, runtime
 from services.collector.sealing import seal, unseal
-from services.collector.user_databases import TABLE_NAME, checked_url
+from services.collector.outbound import COULD_NOT_CONNECT, OutboundRefused, OutboundUnreachable, policy_from_config
+from services.collector.user_databases import HOST_NOT_ALLOWED, TABLE_NAME, checked_url
 from shared.redact import MASK, redact_text, redact_url
 from shared.timeutil import utcnow
 
@@ -112,7 +113,9 @@ def run_dump(dump_id: str) -> None:
         password = parsed.password
         if parsed.drivername == "sqlite":    # checked at start to lie inside COLLECTOR_DUMP_SQLITE_DIR
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True)
+        # The host checked and pinned, our timeouts, LOCAL INFILE off (database_urls.py).
+        engine = database_urls.open_engine(url, policy_from_config(current_app.config),
+                                           database_urls.timeouts_from_config(current_app.config))
         try:
             table = dump_table(dump.table_name)
             table.metadata.create_all(engine, checkfirst=True)
@@ -131,7 +134,7 @@ def run_dump(dump_id: str) -> None:
         finally:
             engine.dispose()
     except Exception as exc:  # any failure of the analyst's database ends the dump, explained
-        status, error = "failed", _clean(f"{type(exc).__name__}: {exc}", password)
+        status, error = "failed", _clean(_failure(exc), password)
         log.warning("dump %s failed: %s", dump_id, error)
         db.session.rollback()
     db.session.execute(update(ItemDump).where(ItemDump.id == dump_id).values(
@@ -152,9 +155,21 @@ def _row(record: dict, task_id: str, now) -> dict:
             "raw": record["raw"], "task_id": task_id, "dumped_at": now}
 
 
+def _failure(exc: Exception) -> str:
+    """What the dump's error says: "not allowed", "could not connect" for any failure of the network
+    (closed, filtered and silent ports alike), or the database's own refusal."""
+    if isinstance(exc, OutboundRefused):
+        return HOST_NOT_ALLOWED
+    if isinstance(exc, OutboundUnreachable) or (isinstance(exc, (DBAPIError, OSError))
+                                                and not database_urls.server_answered(exc)):
+        return f"Cannot connect to the database: {COULD_NOT_CONNECT}."
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _clean(message: str, password: str | None) -> str:
     message = redact_text(message)[:1000]
-    return message.replace(password, MASK) if password else message
+    # A short password could be any few letters of the message: only a longer one is searched for as text.
+    return message.replace(password, MASK) if password and len(password) >= 8 else message
 
 
 def enqueue_dump(dump_id: str) -> None:

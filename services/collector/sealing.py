@@ -12,6 +12,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken
 
 from services.collector.errors import SealingUnavailable
+from shared.redact import redact_url
 
 
 NO_KEY_MESSAGE = "Secret params need COLLECTOR_SECRET_KEY or SERVICE_TOKEN to be configured."
@@ -41,3 +42,17 @@ def unseal(config, sealed: str | None) -> dict:
         return json.loads(_fernet(config).decrypt(sealed.encode()))
     except InvalidToken:
         raise SealingUnavailable("The task's secret params cannot be decrypted with the configured key.") from None
+
+
+def seal_callback_url(config, url: str | None) -> str | None:
+    """A callback URL as stored: as given when it holds no credentials, else sealed whole (a Fernet
+    token, which never starts with a scheme), like a secret start param."""
+    if not url or redact_url(url) == url:
+        return url
+    return seal(config, {"callback_url": url})
+
+
+def unseal_callback_url(config, stored: str | None) -> str | None:
+    if not stored or stored.startswith(("http://", "https://")):
+        return stored
+    return unseal(config, stored)["callback_url"]

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import uuid
+from urllib.parse import urlsplit
 from datetime import timedelta
 from functools import cache
 
@@ -33,9 +34,10 @@ from services.collector.models import (
     TaskLog,
     db,
 )
+from services.collector.outbound import OutboundRefused, policy_from_config
 from services.collector.runtime import runtime
 from services.collector.schemas import CommonStartSchema
-from services.collector.sealing import seal
+from services.collector.sealing import seal, seal_callback_url
 from services.collector.sources import SOURCES
 from services.collector.sources.base import Source
 from shared.redact import MASK, SECRET_KEYS, redact, redact_text
@@ -84,6 +86,7 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
     if queue not in queues:
         raise ma.ValidationError({"queue": [f"Unknown queue {queue!r}; known: {', '.join(queues)}."]})
     countdown, key, callback_url = data.pop("countdown"), data.pop("idempotency_key"), data.pop("callback_url")
+    check_callback_url(config, callback_url)
     request_hash = _request_hash(config, body)
     if key:
         existing = db.session.scalar(select(Task).where(Task.idempotency_key == key))
@@ -95,7 +98,7 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
     now = utcnow()
     task = Task(id=str(uuid.uuid4()), source=source.name, status=PENDING, queue=queue, params=public,
                 secrets_sealed=seal(config, secrets), idempotency_key=key, request_hash=request_hash,
-                callback_url=callback_url, created_at=now,
+                callback_url=seal_callback_url(config, callback_url), created_at=now,
                 not_before=now + timedelta(seconds=countdown) if countdown else None,
                 progress=0, result_summary={}, resume_state={}, rows_received=0, rows_written=0,
                 rows_rejected=0, attempt=0)
@@ -116,6 +119,18 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
         finish(task.id, FAILED, error=f"Could not enqueue the task: {type(exc).__name__}", expected=(PENDING,))
         raise EnqueueFailed(NOT_QUEUED_MESSAGE) from exc
     return task, True
+
+
+def check_callback_url(config, url: str | None) -> None:
+    """Refuse (422) a callback target COLLECTOR_OUTBOUND_ALLOW refuses, as far as no DNS lookup is needed;
+    the callback itself checks the resolved address again (callbacks.py)."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    try:
+        policy_from_config(config).precheck(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OutboundRefused, ValueError):
+        raise ma.ValidationError({"callback_url": ["The host is not allowed (COLLECTOR_OUTBOUND_ALLOW)."]}) from None
 
 
 def _jsonable(value):

@@ -8,27 +8,25 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
+from services.collector import database_urls
 from services.collector.errors import DumpRefused
+from services.collector.outbound import OutboundRefused, policy_from_config
 
-DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
-           "mariadb": "mariadb+pymysql", "sqlite": "sqlite"}
+DRIVERS = database_urls.DRIVERS
+HOST_NOT_ALLOWED = "The host is not allowed (COLLECTOR_OUTBOUND_ALLOW)."
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def checked_url(database_url: str, config) -> str:
-    """The URL with our driver for its scheme; refuses other schemes and SQLite outside the dump dir."""
+    """The URL with our driver for its scheme; refuses other schemes, driver options off the list,
+    hosts COLLECTOR_OUTBOUND_ALLOW refuses (database_urls.py) and SQLite outside the dump dir."""
     try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):
-        raise DumpRefused("database_url", "Not a database URL (scheme://user:password@host/db).") from None
-    scheme = url.drivername.split("+", 1)[0]
-    if scheme not in DRIVERS:
-        raise DumpRefused("database_url", f"Scheme {scheme!r} is not accepted; use postgresql, mysql, "
-                                          "mariadb or sqlite.")
-    url = url.set(drivername=DRIVERS[scheme])
+        url = database_urls.check_url(database_url, policy_from_config(config))
+    except database_urls.DatabaseUrlRefused as exc:
+        raise DumpRefused("database_url", str(exc)) from None
+    except OutboundRefused:
+        raise DumpRefused("database_url", HOST_NOT_ALLOWED) from None
+    scheme = url.get_backend_name()
     if scheme == "sqlite":
         if not url.database or url.database == ":memory:":
             raise DumpRefused("database_url", "A SQLite dump needs a file: sqlite:////path/to/file.sqlite3.")

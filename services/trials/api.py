@@ -55,9 +55,7 @@ class Trials(MethodView):
         return paginate(db.session, trials.filtered_trials(filters), page, per_page)
 
 
-# strict_slashes=False: the original task's deployed addresses carry a trailing slash (/list/);
-# both forms answer the same, without a redirect that a client may not follow.
-@blp.route("/trials/recent", strict_slashes=False)
+@blp.route("/trials/recent")
 class RecentTrials(MethodView):
     @blp.etag
     @blp.arguments(RecentQueryArgsSchema, location="query")
@@ -69,7 +67,7 @@ class RecentTrials(MethodView):
         return paginate(db.session, stmt, args["page"], args["per_page"])
 
 
-@blp.route("/list", strict_slashes=False)
+@blp.route("/list")
 class RecentTrialsAlias(RecentTrials):
     """/list: the original API's name for /trials/recent; the same view, summarised as an alias."""
 
@@ -100,7 +98,7 @@ def _trial_or_404(trial_id: str) -> Trial:
     return trial
 
 
-@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID], strict_slashes=False)
+@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID])
 class TrialById(MethodView):
     @blp.etag
     @blp.response(200, TrialSchema)

@@ -2,6 +2,7 @@
 about them that name the host but never show a password."""
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus
 
@@ -13,34 +14,40 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    create_engine,
     func,
     inspect,
     literal,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
 
+from services.collector import database_urls
 from services.collector.errors import SourceError
+from services.collector.outbound import COULD_NOT_CONNECT, OutboundRefused, OutboundUnreachable, policy_from_config
 from shared.redact import MASK, redact_text
 
-CONNECT_TIMEOUT_SECONDS = 10
+log = logging.getLogger(__name__)
+
+# A short password could be any few letters of a message: only longer ones are also searched for as text.
+MIN_SCRUBBED_LENGTH = 8
 
 
-def open_engine(url: str, one_shot: bool = False) -> Engine:
-    """An engine on the user's database; `one_shot` (an API request) keeps no connection open after."""
-    backend = make_url(url).get_backend_name()
-    if backend == "postgresql":
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    elif backend in ("mysql", "mariadb"):
-        # TIMESTAMP columns convert from the session's time zone: make it UTC, like our bounds.
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "init_command": "SET time_zone = '+00:00'"}
-    else:
-        connect_args = {"timeout": 30}
-    if one_shot:
-        return create_engine(url, connect_args=connect_args, poolclass=NullPool)
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+def open_engine(url: str, config, one_shot: bool = False, sample: bool = False) -> Engine:
+    """An engine on the user's database, connected to the address COLLECTOR_OUTBOUND_ALLOW allowed, under
+    our timeouts (database_urls.py); `one_shot` (an API request) keeps no connection open after, and
+    `sample` uses the API's short timeouts. Raises SourceError ("not allowed" / "could not connect")."""
+    try:
+        engine = database_urls.open_engine(url, policy_from_config(config),
+                                           database_urls.timeouts_from_config(config, sample), one_shot)
+    except database_urls.DatabaseUrlRefused as exc:   # a URL sealed before its option was refused
+        raise SourceError(f"Cannot connect to the database ({where(url)}): {exc}") from None
+    except OutboundRefused:
+        raise SourceError(f"Cannot connect to the database ({where(url)}): not allowed "
+                          "(COLLECTOR_OUTBOUND_ALLOW)") from None
+    except OutboundUnreachable:
+        raise SourceError(f"Cannot connect to the database ({where(url)}): {COULD_NOT_CONNECT}") from None
+    engine.named_url = url   # messages name the host as given, not the address it was pinned to
+    return engine
 
 
 def where(url: str) -> str:
@@ -55,10 +62,13 @@ def where(url: str) -> str:
 
 
 class Scrubber:
-    """Removes the job's passwords (and their URL-encoded forms) from any text, on top of redact_text."""
+    """redact_text (URLs masked by their structure), then the job's passwords of MIN_SCRUBBED_LENGTH or
+    more (and their URL-encoded forms) wherever a driver might have quoted them. A shorter one is not
+    searched for: replacing every "a" of a message would mangle it and tell the password."""
 
     def __init__(self, passwords: list[str]):
-        forms = {form for p in passwords for form in (p, quote(p, safe=""), quote_plus(p)) if form}
+        forms = {form for p in passwords if len(p) >= MIN_SCRUBBED_LENGTH
+                 for form in (p, quote(p, safe=""), quote_plus(p)) if form}
         self.forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -74,12 +84,21 @@ def explain(exc: BaseException) -> str:
     return " ".join(str(detail).split())[:500] or type(exc).__name__
 
 
+def reason(exc: BaseException) -> str:
+    """What a caller is told of a failure: the server's own refusal (wrong password, unknown database), or
+    "could not connect" for any failure of the network, so that closed, filtered and silent ports look alike."""
+    if database_urls.server_answered(exc):
+        return explain(exc)
+    log.info("caller's database unreachable: %s", explain(exc))   # the detail for the operator only
+    return COULD_NOT_CONNECT
+
+
 def connect(engine: Engine, what: str) -> Connection:
     try:
         return engine.connect()
     except Exception as exc:  # any failure to connect ends the job with the reason
-        raise SourceError(f"Cannot connect to the {what} database ({where(str(engine.url))}): {explain(exc)}") \
-            from None
+        named = getattr(engine, "named_url", None) or str(engine.url)
+        raise SourceError(f"Cannot connect to the {what} database ({where(named)}): {reason(exc)}") from None
 
 
 def _named(names, wanted: str) -> str | None:

@@ -33,8 +33,10 @@ class LabelingJob:
         self.staging_made = False
 
     def run(self) -> dict:
-        reader = databases.open_engine(self.job.input_url)
-        writer = reader if self.job.output_url == self.job.input_url else databases.open_engine(self.job.output_url)
+        config = self.ctx.config
+        reader = databases.open_engine(self.job.input_url, config)
+        writer = reader if self.job.output_url == self.job.input_url \
+            else databases.open_engine(self.job.output_url, config)
         try:
             return self._label(reader, writer)
         except TaskLost:

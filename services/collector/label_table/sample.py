@@ -6,16 +6,22 @@ cancelled or failed task has none). Each row comes with the text it was labeled 
 read back from the input table by id, so an analyst can judge the rules at a glance.
 A task no worker has started yet has labeled nothing: its sample is empty without asking
 the database (which may not be reachable, or not yet).
+
+The read runs on an API thread, so it is bounded twice: COLLECTOR_SAMPLE_TIMEOUT for each of
+its connect, reads and statements, and at most COLLECTOR_SAMPLE_CONCURRENCY such reads per API
+process at once (one more is a 503 at once), so a database that never answers cannot hold every
+thread and take /health and the rest of the API down with it.
 """
 from __future__ import annotations
 
 import json
+import threading
 
 from flask import current_app
 from flask_smorest import abort
 from sqlalchemy import func, select
 
-from services.collector.errors import SealingUnavailable
+from services.collector.errors import SealingUnavailable, SourceError
 from services.collector.label_table import databases, staging
 from services.collector.label_table.spec import SEALED_JOB, Job
 from services.collector.models import COMPLETED, Task
@@ -23,6 +29,12 @@ from services.collector.schemas import LabelTableSampleSchema
 from services.collector.sealing import unseal
 
 SOURCE = "label_table"
+SLOTS = "collector_sample_slots"
+BUSY_MESSAGE = "Too many samples of external databases are being read right now; retry in a few seconds."
+
+
+def _slots(app) -> threading.BoundedSemaphore:
+    return app.extensions.setdefault(SLOTS, threading.BoundedSemaphore(app.config["COLLECTOR_SAMPLE_CONCURRENCY"]))
 
 
 def sample_response(task: Task, size: int):
@@ -33,13 +45,18 @@ def sample_response(task: Task, size: int):
     except SealingUnavailable as exc:
         abort(503, message=str(exc))
     table = job.output_table if task.status == COMPLETED else staging.staging_name(task.id)
+    slots = _slots(current_app)
+    if not slots.acquire(blocking=False):
+        abort(503, message=BUSY_MESSAGE)
     try:
         count, rows = _labeled_rows(job, table, size)
         _add_texts(job, rows)
-    except Exception as exc:  # the user's database is unreachable or changed: say so
+    except Exception as exc:  # the user's database is unreachable, refused or changed: say so
         scrub = databases.Scrubber(job.passwords)
-        abort(502, message=scrub(f"Cannot read the sample from {databases.where(job.output_url)}: "
-                                 f"{databases.explain(exc)}"))
+        said = str(exc).rsplit(": ", 1)[-1] if isinstance(exc, SourceError) else databases.reason(exc)
+        abort(502, message=scrub(f"Cannot read the sample from {databases.where(job.output_url)}: {said}"))
+    finally:
+        slots.release()
     return _response(task, table, count, rows)
 
 
@@ -49,7 +66,7 @@ def _response(task: Task, table: str, count: int, rows: list[dict]):
 
 
 def _labeled_rows(job: Job, name: str, size: int) -> tuple[int, list[dict]]:
-    engine = databases.open_engine(job.output_url, one_shot=True)
+    engine = databases.open_engine(job.output_url, current_app.config, one_shot=True, sample=True)
     try:
         with engine.connect() as connection:
             if not staging.exists(connection, name):
@@ -75,7 +92,7 @@ def _add_texts(job: Job, rows: list[dict]) -> None:
         row.update(text=None, author=None, time=None)
     if not rows:
         return
-    engine = databases.open_engine(job.input_url, one_shot=True)
+    engine = databases.open_engine(job.input_url, current_app.config, one_shot=True, sample=True)
     try:
         with engine.connect() as connection:
             table = databases.reflect_table(connection, job.table)
