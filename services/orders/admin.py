@@ -243,7 +243,8 @@ def _login_attempt_key() -> str:
 
 
 def _too_many_logins(limit: RequestLimit) -> Response:
-    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    # limits rounds reset_at up to the next second; no attempt counts for longer than the window.
+    retry_after = max(1, min(math.ceil(limit.reset_at - time.time()), limit.limit.get_expiry()))
     current_app.logger.warning("admin login throttled for %s s", retry_after)
     return _message_page(429, "Too many login attempts",
                          f"Too many login attempts from this address for this user; try again in {retry_after} s.",

@@ -35,7 +35,7 @@ class Config(BaseConfig):
         self.ORDERS_ADMIN_SESSION_HOURS = env.float("ORDERS_ADMIN_SESSION_HOURS", 12.0)
         # Failed logins allowed per client address and user name (Flask-Limiter's notation),
         # counted in Redis so every gunicorn worker shares them; memory:// for a process alone.
-        self.ORDERS_ADMIN_LOGIN_LIMIT = env.str("ORDERS_ADMIN_LOGIN_LIMIT", "5 per minute")
+        self.ORDERS_ADMIN_LOGIN_LIMIT = env.str("ORDERS_ADMIN_LOGIN_LIMIT", "5/minute")
         self.ORDERS_ADMIN_LOGIN_STORAGE = env.str("ORDERS_ADMIN_LOGIN_STORAGE") or self.REDIS_URL or "memory://"
         self.ORDERS_ADMIN_LOGIN_KEY_PREFIX = env.str("ORDERS_ADMIN_LOGIN_KEY_PREFIX",
                                                      f"orders-{self.ORDERS_INSTANCE.lower()}-admin-login")
