@@ -38,7 +38,7 @@ def _dump_items(dump_id: str) -> None:
 
 def declare_actors(broker, config) -> CollectorActors:
     queues = config["COLLECTOR_QUEUES"]
-    for queue in queues:
+    for queue in (*queues, config["COLLECTOR_DUMP_QUEUE"]):
         broker.declare_queue(queue)
     return CollectorActors(
         run_task=dramatiq.actor(
@@ -51,6 +51,6 @@ def declare_actors(broker, config) -> CollectorActors:
             max_backoff=config["COLLECTOR_CALLBACK_BACKOFF_MS"] * 4, time_limit=120_000),
         # The collected items' dump job (item_dumps.py).
         dump_items=dramatiq.actor(
-            _dump_items, actor_name=DUMP_ITEMS, queue_name=queues[0], broker=broker, max_retries=0,
+            _dump_items, actor_name=DUMP_ITEMS, queue_name=config["COLLECTOR_DUMP_QUEUE"], broker=broker, max_retries=0,
             time_limit=3600 * 1000),
     )

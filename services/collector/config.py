@@ -43,6 +43,10 @@ class Config(BaseConfig):
         # A task whose worker was lost is re-run until it has had this many attempts, then failed.
         self.COLLECTOR_MAX_ATTEMPTS = env.int("COLLECTOR_MAX_ATTEMPTS", 2)
         self.COLLECTOR_REAP_SECONDS = env.float("COLLECTOR_REAP_SECONDS", 15.0)
+        # Dumps run on a queue of their own and take slots of the cap above, at most this many at once,
+        # so collection always keeps the rest.
+        self.COLLECTOR_DUMP_QUEUE = env.str("COLLECTOR_DUMP_QUEUE", "dumps")
+        self.COLLECTOR_MAX_DUMPS = env.int("COLLECTOR_MAX_DUMPS", 2)
         # A scheduled fire missed while the scheduler was down runs when it is back, if at most this late.
         self.COLLECTOR_SCHEDULE_GRACE_SECONDS = env.float("COLLECTOR_SCHEDULE_GRACE_SECONDS", 3600.0)
         # Finished tasks older than this are purged (with their logs).

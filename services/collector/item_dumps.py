@@ -10,6 +10,7 @@ twice never duplicates rows. The password never reaches a response or a log line
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
     update,
 )
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -36,7 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from services.collector import database_urls, items
 from services.collector.errors import DumpRefused
 from services.collector.models import ItemDump, db
-from services.collector.runtime import DUMP_ITEMS, runtime
+from services.collector.runtime import runtime
 from services.collector.sealing import seal, unseal
 from services.collector.outbound import COULD_NOT_CONNECT, OutboundRefused, OutboundUnreachable, policy_from_config
 from services.collector.user_databases import HOST_NOT_ALLOWED, TABLE_NAME, checked_url
@@ -98,12 +100,47 @@ def _upsert(engine, table: Table, rows: list[dict]) -> None:
 
 
 def run_dump(dump_id: str) -> None:
-    """The job: claim the dump, write every item of its task, record the outcome."""
-    claimed = db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending")
-                                 .values(status="running", started_at=utcnow())).rowcount == 1
-    db.session.commit()
-    if not claimed:
+    """The job: take a slot of the cap (and of the dumps' share), claim the dump, write every item
+    of its task with a heartbeat running, record the outcome. Over the cap it waits in its queue."""
+    rt = runtime()
+    member = f"dump:{dump_id}"
+    share = rt.dump_limiter.acquire(member)
+    slot = rt.limiter.acquire(member) if share else None
+    if slot is None:
+        if share:
+            rt.dump_limiter.release(member, share)
+        if db.session.scalar(select(ItemDump.status).where(ItemDump.id == dump_id)) == "pending":
+            log.info("dump %s waits for a slot of the cap", dump_id)
+            rt.enqueue_dump(dump_id, delay_ms=rt.config["COLLECTOR_CAP_RETRY_MS"])
         return
+    try:
+        rt.redis.set(rt.alive_key(dump_id), 1, px=int(rt.config["COLLECTOR_HEARTBEAT_TIMEOUT"] * 1000))
+        claimed = db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending")
+                                     .values(status="running", started_at=utcnow())).rowcount == 1
+        db.session.commit()
+        if not claimed:
+            return
+        heartbeat = DumpHeartbeat(current_app._get_current_object(), dump_id, member, slot, share)
+        heartbeat.start()
+        try:
+            status, error, written = _write(dump_id, heartbeat)
+        finally:
+            heartbeat.stop()
+        # Only a dump still running is ended here: one the reaper already failed stays failed.
+        db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "running").values(
+            status=status, error=error, rows_written=written, completed_at=utcnow()))
+        db.session.commit()
+    finally:
+        rt.redis.delete(rt.alive_key(dump_id))
+        rt.limiter.release(member, slot)
+        rt.dump_limiter.release(member, share)
+
+
+class DumpCancelled(Exception):
+    pass
+
+
+def _write(dump_id: str, heartbeat: DumpHeartbeat) -> tuple[str, str | None, int]:
     dump = db.session.get(ItemDump, dump_id)
     url = password = None
     written, status, error = 0, "completed", None
@@ -124,22 +161,90 @@ def run_dump(dump_id: str) -> None:
             for record in items.iter_items(dump.task_id):
                 batch.append(_row(record, dump.task_id, now))
                 if len(batch) >= BATCH:
+                    heartbeat.checkpoint()
                     _upsert(engine, table, batch)
                     written += len(batch)
                     batch = []
                     _progress(dump_id, written)
+            heartbeat.checkpoint()
             if batch:
                 _upsert(engine, table, batch)
                 written += len(batch)
         finally:
             engine.dispose()
+    except DumpCancelled:
+        status, error = "cancelled", None
+        db.session.rollback()
     except Exception as exc:  # any failure of the analyst's database ends the dump, explained
         status, error = "failed", _clean(_failure(exc), password)
         log.warning("dump %s failed: %s", dump_id, error)
         db.session.rollback()
-    db.session.execute(update(ItemDump).where(ItemDump.id == dump_id).values(
-        status=status, error=error, rows_written=written, completed_at=utcnow()))
-    db.session.commit()
+    return status, error, written
+
+
+class DumpHeartbeat(threading.Thread):
+    """While a dump runs: keeps its alive key and its leases fresh, and notices a cancel."""
+
+    def __init__(self, app, dump_id: str, member: str, slot: str, share: str):
+        super().__init__(name=f"dump-heartbeat-{dump_id[:8]}", daemon=True)
+        self.app, self.dump_id, self.member, self.slot, self.share = app, dump_id, member, slot, share
+        self.cancelled = threading.Event()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            rt = runtime()
+            while not self._stop_event.wait(rt.config["COLLECTOR_HEARTBEAT_SECONDS"]):
+                try:
+                    rt.redis.set(rt.alive_key(self.dump_id), 1, px=int(rt.config["COLLECTOR_HEARTBEAT_TIMEOUT"] * 1000))
+                    rt.limiter.renew(self.member, self.slot)
+                    rt.dump_limiter.renew(self.member, self.share)
+                    if rt.cancel_requested(self.dump_id):
+                        self.cancelled.set()
+                except Exception as exc:  # a missed beat must not end the thread
+                    log.warning("heartbeat of dump %s failed: %s", self.dump_id, exc)
+
+    def checkpoint(self) -> None:
+        if self.cancelled.is_set() or runtime().cancel_requested(self.dump_id):
+            raise DumpCancelled(self.dump_id)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+
+def cancel_dump(dump_id: str) -> str:
+    """Cancel a pending dump at once; ask a running one to stop before its next batch. Returns the status."""
+    if db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending")
+                          .values(status="cancelled", completed_at=utcnow())).rowcount:
+        db.session.commit()
+        return "cancelled"
+    db.session.rollback()
+    status = db.session.scalar(select(ItemDump.status).where(ItemDump.id == dump_id))
+    if status == "running":
+        runtime().request_cancel(dump_id)
+    return status
+
+
+def reap_dumps() -> list[str]:
+    """Fail running dumps whose worker stopped (no alive key: no heartbeat for COLLECTOR_HEARTBEAT_TIMEOUT),
+    as the reaper does for tasks; their slots are freed. A dump is an upsert: running it again is safe."""
+    rt = runtime()
+    timeout = rt.config["COLLECTOR_HEARTBEAT_TIMEOUT"]
+    handled = []
+    for dump_id in db.session.scalars(select(ItemDump.id).where(ItemDump.status == "running")).all():
+        if rt.redis.exists(rt.alive_key(dump_id)):
+            continue
+        error = f"Worker lost: no heartbeat for {timeout:g} s; dump it again to finish it"
+        if db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "running")
+                              .values(status="failed", error=error, completed_at=utcnow())).rowcount:
+            handled.append(dump_id)
+        db.session.commit()
+        rt.limiter.release_all(f"dump:{dump_id}")
+        rt.dump_limiter.release_all(f"dump:{dump_id}")
+    if handled:
+        log.warning("reaped %d dumps whose worker was lost: %s", len(handled), ", ".join(handled))
+    return handled
 
 
 def _progress(dump_id: str, written: int) -> None:
@@ -174,7 +279,7 @@ def _clean(message: str, password: str | None) -> str:
 
 def enqueue_dump(dump_id: str) -> None:
     """Hand the dump to a worker (the `collector_dump_items` actor, declared in actors.py)."""
-    runtime().send(DUMP_ITEMS, dump_id)
+    runtime().enqueue_dump(dump_id)
 
 
 def fail_unqueued(dump_id: str) -> None:

@@ -54,6 +54,16 @@ class Runtime:
     def pacing(self) -> SharedPacing:
         return SharedPacing(self.redis, self.namespace)
 
+    @cached_property
+    def dump_limiter(self) -> LeaseLimiter:
+        """Dumps' own share of the cap: at most COLLECTOR_MAX_DUMPS of its slots, so collection keeps the rest."""
+        return LeaseLimiter(self.redis, f"{self.namespace}:running-dumps", self.config["COLLECTOR_MAX_DUMPS"],
+                            self.config["COLLECTOR_HEARTBEAT_TIMEOUT"])
+
+    def alive_key(self, dump_id: str) -> str:
+        """Set (with a TTL) while a worker runs the dump: the reaper fails a running dump without one."""
+        return f"{self.namespace}:dump-alive:{dump_id}"
+
     def cancel_key(self, task_id: str) -> str:
         return f"{self.namespace}:cancel:{task_id}"
 
@@ -71,6 +81,9 @@ class Runtime:
 
     def enqueue(self, task_id: str, queue: str, delay_ms: int | None = None) -> None:
         self.send(RUN_TASK, task_id, queue=queue, delay_ms=delay_ms)
+
+    def enqueue_dump(self, dump_id: str, delay_ms: int | None = None) -> None:
+        self.send(DUMP_ITEMS, dump_id, queue=self.config["COLLECTOR_DUMP_QUEUE"], delay_ms=delay_ms)
 
     def enqueue_callback(self, task_id: str) -> None:
         self.send(SEND_CALLBACK, task_id)

@@ -24,7 +24,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from services.collector import create_app, tasks
+from services.collector import create_app, item_dumps, tasks
 from services.collector.sources import SOURCES
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ def build_scheduler(app, scheduler_class=BlockingScheduler):
                           name=f"{name} ({source.schedule.cron} {source.schedule.timezone})", **kept)
     scheduler.add_job(_maintenance, IntervalTrigger(seconds=config["COLLECTOR_REAP_SECONDS"]),
                       args=(app, tasks.reap), id="reap", name="reap lost tasks")
+    scheduler.add_job(_maintenance, IntervalTrigger(seconds=config["COLLECTOR_REAP_SECONDS"]),
+                      args=(app, item_dumps.reap_dumps), id="reap-dumps", name="reap lost dumps")
     scheduler.add_job(_maintenance, IntervalTrigger(minutes=config["COLLECTOR_PURGE_MINUTES"]),
                       args=(app, lambda: tasks.purge(config["COLLECTOR_RETENTION_HOURS"])), id="purge",
                       name="purge finished tasks")
