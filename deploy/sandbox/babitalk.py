@@ -6,6 +6,8 @@ int cursor `search_after` (the last id of the page) with `has_next`, `search_aft
 and `has_next: false` on the last page, empty `data` past the end; comments paged 50 per
 page with `has_next` only; memos' relative `first_write_at` ("17시간전"); 404 for an unknown
 talk. No auth, as on the real site; 401/403/429 come from the faults (community_common).
+Any other positive `service_id` or memo `category_id` serves its own talks or memos, generated
+from the seed and the id (community_common.OnDemand).
 """
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, current_app, jsonify
 
 from deploy.sandbox.community_common import (
+    GENERATED_BASE,
     NICKNAMES,
     CommunityState,
+    OnDemand,
     add_control_routes,
     app_state,
     default_anchor,
+    generated_owner,
     kst_text,
     relative_korean,
     sentence,
@@ -56,13 +61,36 @@ class BabitalkState(CommunityState):
                 for i in range(TALKS_PER_SERVICE)]
         self.memos: dict[int, list[dict]] = {}
         for c, category_id in enumerate(MEMO_CATEGORIES):
-            self.memos[category_id] = [
-                {"id": 300000 + c * 1000 + MEMOS_PER_CATEGORY - i, "star_score": rng.randint(1, 5),
-                 "category": MEMO_CATEGORIES[category_id], "main_category_id": category_id,
-                 "region": rng.choice(("강남", "신사", "압구정", "부산")), "hospital_name": f"바비성형외과 {c}",
+            self.memos[category_id] = self._memos(rng, category_id, 300000 + c * 1000, f"바비성형외과 {c}")
+        self.generated = OnDemand(self.seed)      # talks of other services, memos of other categories
+
+    def _memos(self, rng, category_id: int, base: int, hospital: str) -> list[dict]:
+        return [{"id": base + MEMOS_PER_CATEGORY - i, "star_score": rng.randint(1, 5),
+                 "category": MEMO_CATEGORIES.get(category_id, f"카테고리 {category_id}"),
+                 "main_category_id": category_id,
+                 "region": rng.choice(("강남", "신사", "압구정", "부산")), "hospital_name": hospital,
                  "user": user(rng), "_created": self.anchor - i * MEMO_SPACING,
                  "real_price": rng.randint(10, 900) * 10000, "text": sentence(rng)}
                 for i in range(MEMOS_PER_CATEGORY)]
+
+    def talks_of(self, service_id: int) -> list[dict]:
+        """A service's talks, newest first: the fixed ones, or generated for any other positive id."""
+        if service_id in self.talks:
+            return self.talks[service_id]
+        if service_id <= 0:
+            return []
+        return self.generated.get(("talks", service_id), lambda rng: [
+            self._talk(rng, GENERATED_BASE + service_id * 1000 + TALKS_PER_SERVICE - i, service_id,
+                       self.anchor - i * TALK_SPACING, rng.choice((0, 0, 1, 2, 3)))
+            for i in range(TALKS_PER_SERVICE)])
+
+    def memos_of(self, category_id: int) -> list[dict]:
+        if category_id in self.memos:
+            return self.memos[category_id]
+        if category_id <= 0:
+            return []
+        return self.generated.get(("memos", category_id), lambda rng: self._memos(
+            rng, category_id, GENERATED_BASE + category_id * 1000, "바비성형외과"))
 
     def _review(self, rng, review_id: int, created: datetime) -> dict:
         return {
@@ -85,7 +113,9 @@ class BabitalkState(CommunityState):
                 "images": [{"id": None, "url": "https://img.example/t.jpg", "is_after": None}]}
 
     def talk(self, talk_id: int) -> dict | None:
-        return next((t for talks in self.talks.values() for t in talks if t["id"] == talk_id), None)
+        owner = generated_owner(talk_id)
+        candidates = self.talks.values() if owner is None else [self.talks_of(owner)]
+        return next((t for talks in candidates for t in talks if t["id"] == talk_id), None)
 
     def comments(self, talk: dict) -> list[dict]:
         rng = random.Random(talk["id"])
@@ -145,13 +175,18 @@ def reviews():
 
 @blp.get("/v2/community/talks")
 def talks():
-    return _cursor_page(state().talks.get(int_arg("service_id", 79), []))
+    current = state()
+    with current.lock:
+        talks = current.talks_of(int_arg("service_id", 79))
+    return _cursor_page(talks)
 
 
 @blp.get("/v2/event-ask-memos")
 def event_ask_memos():
     current = state()
-    return _cursor_page(current.memos.get(int_arg("category_id", 3000), []), current.memo_view)
+    with current.lock:
+        memos = current.memos_of(int_arg("category_id", 3000))
+    return _cursor_page(memos, current.memo_view)
 
 
 @blp.get("/v2/community/talks/<int:talk_id>/comments")

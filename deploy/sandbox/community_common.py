@@ -9,11 +9,17 @@ paging back to a target date is testable. Faults (`POST /_sandbox/<name>/faults`
 (only requests whose path contains `fail_path`, if given);
 `{"malformed": true}` corrupts one record on each first page; `{"empty": true}` serves no data.
 `GET /_sandbox/<name>/faults` also tells when each data request arrived (`request_times`).
+
+Besides its fixed records, each stand-in serves any board or category id a client asks for
+(a real site has many): generated on demand from the seed and the id (`OnDemand`), numbered
+`GENERATED_BASE + id * 1000 + n` so a record's id alone says which set to regenerate.
 """
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -28,6 +34,31 @@ def default_anchor() -> datetime:
         anchor = datetime.fromisoformat(configured)
         return anchor if anchor.tzinfo else anchor.replace(tzinfo=KST)
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+GENERATED_BASE, GENERATED_KEPT = 10**9, 256
+
+
+def generated_owner(record_id: int) -> int | None:
+    """The board/category id an on-demand record belongs to (None for a fixed record)."""
+    return (record_id - GENERATED_BASE) // 1000 if record_id > GENERATED_BASE else None
+
+
+class OnDemand:
+    """Record sets generated on first use from (seed, key), the least recently used dropped past
+    GENERATED_KEPT: regenerating one gives the same records, so dropping is harmless."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.sets: OrderedDict[tuple, list[dict]] = OrderedDict()
+
+    def get(self, key: tuple, make: Callable[[random.Random], list[dict]]) -> list[dict]:
+        if key not in self.sets:
+            self.sets[key] = make(random.Random(":".join(map(str, (self.seed, *key)))))
+            while len(self.sets) > GENERATED_KEPT:
+                self.sets.popitem(last=False)
+        self.sets.move_to_end(key)
+        return self.sets[key]
 
 
 class Faults:

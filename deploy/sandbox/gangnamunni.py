@@ -7,6 +7,8 @@ unknown -> HTTP 401); the `{"reason": "SUCCESS", "succeeded", "recordsTotal",
 end. `GET /community/<id>`: an HTML page whose `<script id="__NEXT_DATA__">` holds
 `props.pageProps.communityDocumentComments[]` with nested `replies`; 404 for unknown ids.
 Accepted tokens: config `GANGNAMUNNI_TOKENS` (env `SANDBOX_GANGNAMUNNI_TOKENS`).
+Any other positive category id serves its own posts, generated from the seed and the id
+(community_common.OnDemand).
 """
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from deploy.sandbox.community_common import (
+    GENERATED_BASE,
     NICKNAMES,
     CommunityState,
+    OnDemand,
     add_control_routes,
     app_state,
     default_anchor,
     epoch_ms,
+    generated_owner,
     sentence,
 )
 from deploy.sandbox.query import int_arg
@@ -42,9 +47,22 @@ class GangnamunniState(CommunityState):
                 self._post(rng, 3476000 + c * 1000 + POSTS_PER_CATEGORY - i, category_id,
                            self.anchor - i * POST_SPACING - timedelta(minutes=7 * c))
                 for i in range(POSTS_PER_CATEGORY)]
+        self.generated = OnDemand(self.seed)      # posts of other categories
+
+    def posts_of(self, category_id: int) -> list[dict]:
+        """A category's posts, newest first: the fixed ones, or generated for any other positive id."""
+        if category_id in self.posts:
+            return self.posts[category_id]
+        if category_id <= 0:
+            return []
+        return self.generated.get(("posts", category_id), lambda rng: [
+            self._post(rng, GENERATED_BASE + category_id * 1000 + POSTS_PER_CATEGORY - i, category_id,
+                       self.anchor - i * POST_SPACING - timedelta(minutes=13))
+            for i in range(POSTS_PER_CATEGORY)])
 
     def _post(self, rng, post_id: int, category_id: int, created: datetime) -> dict:
-        return {"id": post_id, "categoryId": category_id, "categoryName": CATEGORIES[category_id],
+        return {"id": post_id, "categoryId": category_id,
+                "categoryName": CATEGORIES.get(category_id, f"카테고리 {category_id}"),
                 "writerId": rng.randint(1, 99999), "writerDoctorId": None, "writerProfile": "",
                 "writerNickName": rng.choice(NICKNAMES), "writerLevel": rng.randint(1, 9),
                 "writerEngagementType": None, "hasThumbUp": False, "commentCount": rng.choice((0, 0, 1, 2)),
@@ -53,7 +71,9 @@ class GangnamunniState(CommunityState):
                 "hasDoctorComment": category_id == 13, "translateResult": None}
 
     def post(self, post_id: int) -> dict | None:
-        return next((p for posts in self.posts.values() for p in posts if p["id"] == post_id), None)
+        owner = generated_owner(post_id)
+        candidates = self.posts.values() if owner is None else [self.posts_of(owner)]
+        return next((p for posts in candidates for p in posts if p["id"] == post_id), None)
 
     def comments(self, post: dict) -> list[dict]:
         rng = random.Random(post["id"])
@@ -101,7 +121,7 @@ def search_document():
         if request.cookies.get("token") not in current_app.config.get("GANGNAMUNNI_TOKENS", ["sandbox-token"]):
             return jsonify(_refused(401)), 401
         ids = [int(part) for part in request.args.get("categoryIds", "").split(",") if part.strip().isdigit()]
-        posts = sorted((p for cid in (ids or CATEGORIES) for p in current.posts.get(cid, [])),
+        posts = sorted((p for cid in dict.fromkeys(ids or CATEGORIES) for p in current.posts_of(cid)),
                        key=lambda p: (p["createTime"], p["id"]), reverse=True)
         if current.faults.empty:
             posts = []
