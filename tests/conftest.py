@@ -23,7 +23,7 @@ from tests.support.sandbox import Sandbox
 from tests.support.smtp import Inbox, smtp_server
 
 # The collector's app and worker fixtures, shared by the collector and community suites.
-pytest_plugins = ["tests.support.collector_fixtures"]
+pytest_plugins = ["tests.support.collector_fixtures", "tests.support.collector_keys"]
 
 
 @pytest.fixture(params=BACKENDS)

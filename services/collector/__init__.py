@@ -6,12 +6,15 @@ from pathlib import Path
 
 from flask import Flask
 
+from services.collector.access import document_security, init_access
 from services.collector.actors import declare_actors
 from services.collector.api import blp
 from services.collector.api_items import blp as collected_items_blp
 from services.collector.cli import collector_cli
 from services.collector.config import Config
 from services.collector.dashboard import dashboard
+from services.collector.key_commands import keys_cli
+from services.collector.login import login_pages
 from services.collector.models import db, migrate
 from services.collector.runtime import init_runtime
 from services.collector.sample_view import sample_view
@@ -22,10 +25,14 @@ from shared.app import build_service_app
 
 
 def create_app(config=None) -> Flask:
-    app, _ = build_service_app(__name__, config, Config, db, migrate,
-                               Path(__file__).parent / "migrations", [blp, collected_items_blp])
+    app, api = build_service_app(__name__, config, Config, db, migrate,
+                                 Path(__file__).parent / "migrations", [blp, collected_items_blp])
+    init_access(app, [blp, collected_items_blp])  # keys, roles, hosts, CSRF, CORS (access.py, SECURITY.md)
+    document_security(api)
     app.register_blueprint(dashboard)
+    app.register_blueprint(login_pages)  # the dashboard's login (login.py)
     app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
     init_runtime(app, declare_actors)  # the broker, built on first use, declares the actors (actors.py)
     app.cli.add_command(collector_cli)
+    app.cli.add_command(keys_cli)
     return app

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.collector import examples, tasks
+from services.collector.access import ADMIN, OPERATOR, VIEWER, current_caller, json_body, requires
 from services.collector.errors import (
     EnqueueFailed,
     IdempotencyConflict,
@@ -38,6 +39,8 @@ blp = Blueprint("collector", __name__, url_prefix="/api/v1/async-collection",
 @blp.route("/<string:source>/start", parameters=[examples.SOURCE])
 class TaskStart(MethodView):
     @blp.doc(requestBody=examples.START_BODY)
+    @requires(OPERATOR)
+    @json_body
     @blp.response(202, TaskCreatedSchema, description="The task, pending (or the existing one, for an "
                                                       "idempotency_key sent again with the same body)")
     @blp.error(404, *examples.UNKNOWN_SOURCE)
@@ -53,7 +56,7 @@ class TaskStart(MethodView):
         if not isinstance(body, dict):
             abort(422, message="The body must be a JSON object.", errors={"json": {"_schema": ["Not a JSON object."]}})
         try:
-            task, created = tasks.start_task(source, body)
+            task, created = tasks.start_task(source, body, by=current_caller())
         except UnknownSource as exc:
             abort(404, message=str(exc))
         except ma.ValidationError as exc:
@@ -72,19 +75,21 @@ class TaskStart(MethodView):
 
 @blp.route("/task/<string:task_id>", parameters=[examples.TASK_ID])
 class TaskById(MethodView):
+    @requires(VIEWER)
     @blp.response(200, TaskSchema)
     @blp.error(404, *examples.NO_TASK)
     def get(self, task_id):
         """A task's status, progress, latest log lines and statistics"""
         return tasks.with_recent_logs(task_or_404(task_id))
 
+    @requires(OPERATOR)
     @blp.response(200, TaskCancelledSchema)
     @blp.error(404, *examples.NO_TASK)
     @blp.error(409, *examples.ALREADY_FINISHED)
     def delete(self, task_id):
         """Cancel a task: a pending one at once, a running one at its next checkpoint"""
         try:
-            task, message = tasks.cancel_task(task_id)
+            task, message = tasks.cancel_task(task_id, by=current_caller())
         except LookupError:
             abort(404, message=f"Task {task_id} not found.")
         except TaskFinished as exc:
@@ -94,6 +99,7 @@ class TaskById(MethodView):
 
 @blp.route("/task/<string:task_id>/logs", parameters=[examples.TASK_ID])
 class TaskLogs(MethodView):
+    @requires(VIEWER)
     @blp.arguments(PaginationQueryArgsSchema, location="query")
     @blp.response(200, page_schema(LogLineSchema))
     @blp.alt_response(404, schema=ErrorSchema, description="No task with this id, or page is past the last page",
@@ -106,6 +112,7 @@ class TaskLogs(MethodView):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
+    @requires(VIEWER)
     @blp.arguments(TaskQueryArgsSchema, location="query")
     @blp.response(200, page_schema(TaskSchema))
     @blp.error(404, *PAGE_PAST_END)
@@ -119,6 +126,7 @@ class Tasks(MethodView):
 
 @blp.route("/status/summary")
 class Summary(MethodView):
+    @requires(VIEWER)
     @blp.response(200, SummarySchema)
     @blp.error(503, "The database is not available", DATABASE_DOWN_MESSAGE)
     def get(self):
@@ -128,6 +136,7 @@ class Summary(MethodView):
 
 @blp.route("/cleanup")
 class Cleanup(MethodView):
+    @requires(ADMIN)
     @blp.arguments(CleanupQueryArgsSchema, location="query")
     @blp.response(200, CleanupSchema)
     def post(self, args):
@@ -139,6 +148,7 @@ class Cleanup(MethodView):
 
 @blp.route("/sources")
 class Sources(MethodView):
+    @requires(VIEWER)
     @blp.response(200, SourceSchema(many=True))
     @blp.error(500, "An unexpected error (logged, never echoed)", UNEXPECTED_MESSAGE)
     def get(self):

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.collector import examples, item_dumps, items
+from services.collector.access import OPERATOR, VIEWER, json_body, requires
 from services.collector.errors import DumpRefused, SealingUnavailable
 from services.collector.label_table import sample as label_table_sample
 from services.collector.schemas import (
@@ -27,6 +28,7 @@ blp = Blueprint("collected_items", __name__, url_prefix="/api/v1/async-collectio
 
 @blp.route("/task/<string:task_id>/sample", parameters=[examples.TASK_ID])
 class TaskSample(MethodView):
+    @requires(OPERATOR)
     @blp.arguments(SampleQueryArgsSchema, location="query")
     @blp.response(200, {"anyOf": [SampleSchema, LabelTableSampleSchema]},
                   description="Collected items; for a label_table task, labeled rows of your table instead",
@@ -46,6 +48,7 @@ class TaskSample(MethodView):
 
 @blp.route("/task/<string:task_id>/export", parameters=[examples.TASK_ID])
 class TaskExport(MethodView):
+    @requires(VIEWER)
     @blp.arguments(ExportQueryArgsSchema, location="query")
     @blp.response(200, {"type": "string"}, description=examples.EXPORT_DESCRIPTION, content_type="text/csv",
                   example=examples.CSV_EXAMPLE, headers=examples.CONTENT_DISPOSITION)
@@ -65,6 +68,8 @@ class TaskExport(MethodView):
 
 @blp.route("/task/<string:task_id>/dump", parameters=[examples.TASK_ID])
 class TaskDump(MethodView):
+    @requires(OPERATOR)
+    @json_body
     @blp.arguments(DumpStartSchema)
     @blp.response(202, DumpSchema, description="The dump, pending: follow it with GET /dump/{dump_id}")
     @blp.error(404, *examples.NO_TASK)
@@ -91,6 +96,7 @@ class TaskDump(MethodView):
 
 @blp.route("/dump/<string:dump_id>", parameters=[examples.DUMP_ID])
 class DumpById(MethodView):
+    @requires(VIEWER)
     @blp.response(200, DumpSchema)
     @blp.error(404, *examples.NO_DUMP)
     def get(self, dump_id):

@@ -1,6 +1,8 @@
 """The collector's settings: every key it reads from the environment, read here once."""
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from services.collector.outbound import DEFAULT_ALLOW, OutboundPolicy
@@ -61,6 +63,26 @@ class Config(BaseConfig):
         # Callback POSTs: attempts and the pause between them.
         self.COLLECTOR_CALLBACK_RETRIES = env.int("COLLECTOR_CALLBACK_RETRIES", 3)
         self.COLLECTOR_CALLBACK_BACKOFF_MS = env.int("COLLECTOR_CALLBACK_BACKOFF_MS", 5000)
+        # Who may call the API (SECURITY.md): "protected" serves anonymous loopback clients as operators and
+        # asks every other client for a key; "required" asks everyone.
+        self.COLLECTOR_AUTH = env.str("COLLECTOR_AUTH", "protected").strip().lower()
+        # Proxies in front whose X-Forwarded-For/-Proto/-Host are believed (0: the socket's address counts).
+        self.COLLECTOR_TRUSTED_PROXIES = env.int("COLLECTOR_TRUSTED_PROXIES", 0)
+        # Host names this service answers for (DNS rebinding); the bind name is added when it names a host.
+        bind = env.str("BIND_HOST", "")
+        named_bind = [bind] if bind and bind not in ("0.0.0.0", "::", "[::]") else []
+        self.COLLECTOR_ALLOWED_HOSTS = env.list("COLLECTOR_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]",
+                                                                           *named_bind])
+        # Origins whose browser pages may call the API (CORS, with a key); none by default.
+        self.COLLECTOR_CORS_ORIGINS = env.list("COLLECTOR_CORS_ORIGINS", [])
+        # The dashboard: an admin password for its login (unset: keys only), and the session cookie's key.
+        self.COLLECTOR_ADMIN_PASSWORD = env.str("COLLECTOR_ADMIN_PASSWORD", "")
+        self.SECRET_KEY = env.str("COLLECTOR_SESSION_KEY", "") or secrets.token_urlsafe(32)  # unset: per process
+        self.SESSION_COOKIE_NAME = "collector_session"  # cookies ignore ports: not the orders admin's
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env.bool("COLLECTOR_SESSION_COOKIE_SECURE", False)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+        self.WTF_CSRF_TIME_LIMIT = None  # a form's token lasts as long as its session
         # Per-source pacing between upstream requests: COLLECTOR_PACING_<SOURCE> (seconds). Unset (None):
         # the source's own `pacing_seconds` (sources/base.py `Source.pacing`).
         for name in PACED_SOURCES:

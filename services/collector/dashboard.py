@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from services.collector import tasks
+from services.collector.access import VIEWER, current_caller, requires
 from services.collector.models import db
 from services.collector.sources import SOURCES
 from services.collector.view_helpers import describe_source
@@ -13,9 +14,10 @@ dashboard = Blueprint("dashboard", __name__, template_folder="templates", static
 
 
 @dashboard.get("/")
+@requires(VIEWER)
 def index():
     latest = db.session.scalars(tasks.tasks_query().limit(25)).all()
     for task in latest:
         tasks.with_recent_logs(task)
-    return render_template("collector/dashboard.html", tasks=latest, summary=tasks.summary(),
+    return render_template("collector/dashboard.html", tasks=latest, summary=tasks.summary(), caller=current_caller(),
                            sources=[describe_source(source) for source in SOURCES.values()])

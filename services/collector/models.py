@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_migrate import Migrate
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_db
@@ -52,6 +52,9 @@ class Task(db.Model):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    # The audit trail: who started and who cancelled it ({"key_id", "name", "role"}; null for the scheduler's).
+    started_by: Mapped[dict | None] = mapped_column(JSON)
+    cancelled_by: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_tasks_created_at_id", "created_at", "id"),
@@ -134,3 +137,23 @@ class ItemDump(db.Model):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+
+
+class ApiKey(db.Model):
+    """A key a person or a script sends to the collector API (api_keys.py). Only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # One active key per name; a revoked key's name may be given again.
+        Index("uq_api_keys_active_name", "name", unique=True, sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )

@@ -6,11 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from services.collector import items, tasks
+from services.collector.access import OPERATOR, requires
 
 sample_view = Blueprint("sample_view", __name__, template_folder="templates")
 
 
 @sample_view.get("/tasks/<string:task_id>/sample")
+@requires(OPERATOR)
 def task_sample(task_id: str):
     task = tasks.get_task(task_id)
     if task is None:

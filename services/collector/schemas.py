@@ -48,6 +48,14 @@ class RulesCheckedSchema(ma.Schema):
 # --- tasks ----------------------------------------------------------------------------------------
 
 
+class CallerSchema(ma.Schema):
+    key_id = fields.Integer(allow_none=True, metadata={
+        "description": "The API key's id (null for the loopback operator of protected mode)", "example": 3})
+    name = fields.String(metadata={"description": "The key's name, or loopback / dashboard-admin",
+                                   "example": "ops-bot"})
+    role = fields.String(metadata={"description": "viewer | operator | admin", "example": "operator"})
+
+
 class TaskSchema(ma.Schema):
     id = fields.String(dump_only=True, metadata={"description": "The task's id (a UUID)", "example": TASK_ID})
     type = fields.String(metadata={"description": "<source>_collect", "example": "babitalk_collect"})
@@ -75,7 +83,7 @@ class TaskSchema(ma.Schema):
                     "rate_of_label": {"price": 0.1905, "swelling": 0.1587}}})
     logs = fields.List(fields.String(), metadata={
         "description": "The latest lines, '[HH:MM:SS] message'",
-        "example": ["[01:00:00] Task created on queue default",
+        "example": ["[01:00:00] Task created on queue default; started by key 'ops-bot' #3 (operator)",
                     "[01:00:00] Started babitalk_collect (attempt 1) on collector-worker-1:16323",
                     "[01:00:00] Collecting babitalk back to 2026-05-19: reviews, talks, limit 200 per category",
                     "[01:00:41] Collected 63 items (0 malformed skipped) in 6 requests",
@@ -84,6 +92,11 @@ class TaskSchema(ma.Schema):
         "description": "The start params as given, secrets masked",
         "example": {"target_date": "2026-05-19", "categories": ["reviews", "talks"], "limit": 200, "rules": RULES}})
     queue = fields.String(metadata={"description": "The queue it runs on (COLLECTOR_QUEUES)", "example": "default"})
+    started_by = fields.Nested(CallerSchema, allow_none=True, metadata={
+        "description": "Who started it (null for the scheduler's own starts)",
+        "example": {"key_id": 3, "name": "ops-bot", "role": "operator"}})
+    cancelled_by = fields.Nested(CallerSchema, allow_none=True, metadata={
+        "description": "Who cancelled it (null unless cancelled through the API)", "example": None})
     not_before = fields.AwareDateTime(allow_none=True, metadata={
         "description": "Start allowed from (countdown); null when started without one", "example": None})
     run_time = fields.Method("get_run_time", metadata={

@@ -35,6 +35,7 @@ from services.collector.models import (
     db,
 )
 from services.collector.outbound import OutboundRefused, policy_from_config
+from services.collector.api_keys import Caller
 from services.collector.runtime import runtime
 from services.collector.schemas import CommonStartSchema
 from services.collector.sealing import seal, seal_callback_url
@@ -74,10 +75,10 @@ def _request_hash(config, body: dict) -> str:
     return hmac.new(key, json.dumps(body, sort_keys=True, default=str).encode(), hashlib.sha256).hexdigest()
 
 
-def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
+def start_task(source_name: str, body: dict, by: Caller | None = None) -> tuple[Task, bool]:
     """Validate, store and enqueue a task. Returns (task, created); created is False for a repeat
-    of an idempotency key with the same body. Raises ma.ValidationError, UnknownSource,
-    IdempotencyConflict, EnqueueFailed."""
+    of an idempotency key with the same body. `by` is the caller, kept in the task's audit trail.
+    Raises ma.ValidationError, UnknownSource, IdempotencyConflict, EnqueueFailed."""
     source = get_source(source_name)
     config = runtime().config
     data = start_schema(source_name)().load(body)
@@ -101,9 +102,10 @@ def start_task(source_name: str, body: dict) -> tuple[Task, bool]:
                 callback_url=seal_callback_url(config, callback_url), created_at=now,
                 not_before=now + timedelta(seconds=countdown) if countdown else None,
                 progress=0, result_summary={}, resume_state={}, rows_received=0, rows_written=0,
-                rows_rejected=0, attempt=0)
+                rows_rejected=0, attempt=0, started_by=by.audit() if by else None)
     db.session.add(task)
-    add_log(task.id, f"Task created on queue {queue}" + (f", starts in {countdown:g} s" if countdown else ""))
+    add_log(task.id, f"Task created on queue {queue}" + (f", starts in {countdown:g} s" if countdown else "")
+            + (f"; started by {by.describe()}" if by else ""))
     try:
         db.session.commit()
     except IntegrityError:
@@ -199,16 +201,22 @@ def finish(task_id: str, status: str, error: str | None = None, summary: dict | 
     return changed
 
 
-def cancel_task(task_id: str) -> tuple[Task, str]:
-    """Cancel at once if pending; ask a running task to stop at its next checkpoint."""
+def cancel_task(task_id: str, by: Caller | None = None) -> tuple[Task, str]:
+    """Cancel at once if pending; ask a running task to stop at its next checkpoint. `by`, the caller,
+    is kept in the task's audit trail."""
     task = get_task(task_id)
     if task is None:
         raise LookupError(task_id)
     if task.finished:
         raise TaskFinished(f"Task {task_id} is already {task.status}; nothing to cancel.")
+    if by is not None:
+        db.session.execute(update(Task).where(Task.id == task_id, Task.status.not_in(FINISHED))
+                           .values(cancelled_by=by.audit()))
+        db.session.commit()
+    who = f" by {by.describe()}" if by else ""
     if task.status == PENDING:
         if finish(task_id, CANCELLED, expected=(PENDING,)):
-            add_log(task_id, "Cancelled before it started")
+            add_log(task_id, f"Cancelled before it started{who}")
             db.session.commit()
             notify_end(task)
             return _fresh(task), "Task cancelled; it will not run."
@@ -218,7 +226,7 @@ def cancel_task(task_id: str) -> tuple[Task, str]:
         changed = db.session.execute(update(Task).where(Task.id == task_id, Task.status == RUNNING)
                                      .values(status=CANCELLING)).rowcount
         if changed:
-            add_log(task_id, "Cancel requested; stopping at the next checkpoint")
+            add_log(task_id, f"Cancel requested{who}; stopping at the next checkpoint")
         db.session.commit()
         return _fresh(task), "Cancel requested; the task stops at its next checkpoint."
     raise TaskFinished(f"Task {task_id} is already {task.status}; nothing to cancel.")

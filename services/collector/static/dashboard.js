@@ -1,5 +1,7 @@
 // Refreshes the task table every 2 s from the API; starts and cancels tasks.
 const API = "/api/v1/async-collection";
+// Writes carry the dashboard session's CSRF token (Flask-WTF checks it; SECURITY.md).
+const CSRF = {"X-CSRFToken": document.querySelector('meta[name="csrf-token"]').content};
 
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
@@ -37,7 +39,7 @@ async function refresh() {
 document.addEventListener("click", async event => {
   if (!event.target.matches("button.cancel")) return;
   event.target.disabled = true;
-  await fetch(`${API}/task/${event.target.dataset.id}`, {method: "DELETE"});
+  await fetch(`${API}/task/${event.target.dataset.id}`, {method: "DELETE", headers: CSRF});
   refresh();
 });
 
@@ -52,7 +54,7 @@ document.querySelectorAll("form.start-form").forEach(form => form.addEventListen
     body[input.name] = (type === "integer" || type === "number") ? Number(input.value) : input.value;
   });
   const response = await fetch(`${API}/${form.dataset.source}/start`, {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    method: "POST", headers: {"Content-Type": "application/json", ...CSRF}, body: JSON.stringify(body)});
   const answer = await response.json();
   form.querySelector(".result").textContent = response.ok ? `started ${answer.task_id}` : answer.message;
   refresh();
