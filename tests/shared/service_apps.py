@@ -1,4 +1,5 @@
-"""Each service's app on a fresh database (tables created), for the tests of what every service shares."""
+"""Each service's app on a fresh migrated database (`migrated_database_for`), for the tests of what
+every service shares."""
 from __future__ import annotations
 
 import importlib
@@ -24,11 +25,9 @@ def service_config(service: str, database_url: str, tmp_path, redis_url: str, **
 
 @contextmanager
 def service_app(service: str, config: dict):
-    """The app with its tables; its Redis keys (the collector's) and connections cleaned up after."""
+    """The app; its Redis keys (the collector's) and connections cleaned up after."""
     app = importlib.import_module(f"services.{service}").create_app(config)
     db = app.extensions["sqlalchemy"]
-    with app.app_context():
-        db.create_all()
     try:
         yield app
     finally:

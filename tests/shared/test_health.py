@@ -14,11 +14,11 @@ from tests.support.waiting import wait_for
 
 
 @pytest.fixture
-def make_app(database_url_for, tmp_path, redis_url):
+def make_app(migrated_database_for, tmp_path, redis_url):
     apps = []
 
     def make(service: str, **overrides):
-        context = service_app(service, service_config(service, database_url_for(service), tmp_path, redis_url,
+        context = service_app(service, service_config(service, migrated_database_for(service), tmp_path, redis_url,
                                                       **overrides))
         apps.append(context)
         return context.__enter__()

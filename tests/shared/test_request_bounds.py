@@ -29,11 +29,11 @@ def service(request):
 
 
 @pytest.fixture
-def make_app(service, database_url_for, tmp_path, redis_url):
+def make_app(service, migrated_database_for, tmp_path, redis_url):
     apps = []
 
     def make(**overrides):
-        context = service_app(service, service_config(service, database_url_for(service), tmp_path, redis_url,
+        context = service_app(service, service_config(service, migrated_database_for(service), tmp_path, redis_url,
                                                       **overrides))
         apps.append(context)
         return context.__enter__()
@@ -93,8 +93,8 @@ def test_the_openapi_documents_400_and_413_for_every_json_body(make_app, service
                 assert {"400", "413"} <= op["responses"].keys(), (method, path)
 
 
-def test_the_link_header_keeps_declared_parameters_only(database_url_for, tmp_path, redis_url):
-    config = service_config("orders", database_url_for("orders"), tmp_path, redis_url)
+def test_the_link_header_keeps_declared_parameters_only(migrated_database_for, tmp_path, redis_url):
+    config = service_config("orders", migrated_database_for("orders"), tmp_path, redis_url)
     with service_app("orders", config) as app:
         client = app.test_client()
         response = client.get("/orders?since=0&per_page=1&utm_source=evil&page=1&evil=%3Cscript%3E",
