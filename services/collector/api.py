@@ -68,7 +68,8 @@ class TaskStart(MethodView):
             abort(503, message=str(exc))
         except EnqueueFailed as exc:
             abort(503, message=str(exc))
-        message = (f"{task.type} task started" if created
+        # The async collection guide's start answer names the task id in its message.
+        message = (f"{source} data collection started. Task ID: {task.id}" if created
                    else f"{task.type} task already exists for this idempotency key ({task.status})")
         return {"task_id": task.id, "message": message, "status": task.status}
 

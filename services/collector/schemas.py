@@ -119,7 +119,7 @@ class TaskCreatedSchema(ma.Schema):
     task_id = fields.String(metadata={"description": "The new task's id (or the existing one, for a repeated "
                                                      "idempotency_key)", "example": TASK_ID})
     message = fields.String(metadata={"description": "Started, or already there for this idempotency_key",
-                                      "example": "babitalk_collect task started"})
+                                      "example": f"babitalk data collection started. Task ID: {TASK_ID}"})
     status = fields.String(metadata={"description": "pending for a new task", "example": "pending"})
 
 

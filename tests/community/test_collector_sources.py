@@ -35,7 +35,7 @@ def stored_items(app, source: str) -> int:
 @pytest.mark.parametrize("source, body, field", [
     ("babitalk", {"target_date": "2026-01-01", "categories": ["reviews", "gossip"]}, "categories"),
     ("babitalk", {"categories": ["reviews"]}, "target_date"),
-    ("babitalk", {"target_date": "2026-01-01", "limit": 0}, "limit"),
+    ("babitalk", {"target_date": "2026-01-01", "limit": -1}, "limit"),   # 0 is "no limit" (the guide's body)
     ("gangnamunni", {"target_date": "2026-01-01", "categories": ["plastic"]}, "categories"),
     ("naver", {"target_date": "2026-01-01"}, "cafe_id"),
     ("naver", {"cafe_id": 10001, "menu_id": "288,abc"}, "menu_id"),

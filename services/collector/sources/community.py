@@ -34,11 +34,61 @@ class RulesField(ma.fields.Dict):
 class CommunityParamsSchema(RulesCheckedSchema):
     target_date = ma.fields.Date(required=True, metadata={
         "description": "Oldest day collected (YYYY-MM-DD, Korean time); pages stop past it"})
-    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=100_000), metadata={
-        "description": "Most posts/reviews per category (their comments come along)"})
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0, max=100_000), metadata={
+        "description": "Most posts/reviews per category (their comments come along); 0 or null: no limit, "
+                       "as the async collection guide uses it"})
     rules = RulesField(load_default=None, allow_none=True, metadata={
         "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
                        '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
+
+    @ma.post_load
+    def no_limit(self, data, **kwargs):
+        if data.get("limit") == 0:
+            data["limit"] = None
+        return data
+
+
+class RecordProgress:
+    """Progress in the records a category lists (posts, reviews, articles, talks, memos; their
+    comments ride along), so a long category moves the guide's polling loop page by page.
+
+    The total is an upper bound with a `limit` (the finished categories' counts plus `limit` for
+    each one left, tightening as categories end short), and an estimate without one (the finished
+    categories' average for each one left; the current category's count plus one page before any
+    has finished); `step()` says which."""
+
+    def __init__(self, categories: list[str], limit: int | None):
+        self.categories, self.limit = categories, limit
+        self.finished: list[int] = []
+        self.current = 0
+        self.category: str | None = None
+
+    def start(self, category: str) -> None:
+        if self.category is not None:
+            self.finished.append(self.current)
+        self.category, self.current = category, 0
+
+    def add(self, item: CollectedItem) -> None:
+        if item.kind != "comment":
+            self.current += 1
+
+    @property
+    def done(self) -> int:
+        return sum(self.finished) + self.current
+
+    @property
+    def total(self) -> int:
+        left = max(0, len(self.categories) - len(self.finished) - 1)     # after the current one
+        if self.limit:
+            return sum(self.finished) + self.limit * (left + 1)
+        if self.finished:
+            average = sum(self.finished) / len(self.finished)
+            return max(self.done, round(sum(self.finished) + max(average, self.current) + average * left))
+        return self.current * (left + 1) + STORE_EVERY
+
+    def step(self) -> str:
+        kind = f"at most, limit {self.limit} per category" if self.limit else "estimated"
+        return f"{self.category}: collecting ({self.done}/{self.total} records, total {kind})"
 
 
 class CommunitySource(Source):
@@ -56,7 +106,8 @@ class CommunitySource(Source):
             raise SourceError(f"start params no longer valid: {exc}") from None
         target = _date(params.get("target_date"))
         categories = self.categories(params)
-        ctx.set_total(len(categories))
+        progress = RecordProgress(categories, params.get("limit"))
+        ctx.set_total(progress.total)
         ctx.log(f"Collecting {self.name} back to {target.isoformat()}: {', '.join(categories)}"
                 + (f", limit {params['limit']} per category" if params.get("limit") else ""))
         labels = LabelStats()
@@ -75,13 +126,16 @@ class CommunitySource(Source):
             skipped_before = client.stats.skipped
             ctx.count(received=len(pending) + skipped, written=len(pending), rejected=skipped)
             pending.clear()
+            ctx.progress(progress.done, total=progress.total, step=progress.step())
 
         try:
             for item in self.collect(client, params, target):
                 if item.category and item.category not in seen_categories:
                     store()
                     seen_categories.append(item.category)
-                    ctx.progress(len(seen_categories) - 1, step=f"{item.category}: collecting")
+                    progress.start(item.category)
+                    ctx.progress(progress.done, total=progress.total, step=progress.step())
+                progress.add(item)
                 pending.append(item)
                 if len(pending) >= STORE_EVERY:
                     store()
@@ -93,7 +147,7 @@ class CommunitySource(Source):
         except CommunityError as exc:
             store()                      # keep what was collected before the failure
             raise SourceError(str(exc)) from exc
-        ctx.progress(len(categories), step="done")
+        ctx.progress(progress.done, total=progress.done, step="done")
         summary = self.summary(client.stats, labels, rules, target)
         ctx.log(f"Collected {summary['total_items']} items ({summary['skipped']} malformed skipped) "
                 f"in {client.stats.requests} requests")
