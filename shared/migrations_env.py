@@ -27,6 +27,18 @@ def _skip_empty_autogenerate(config):
     return process_revision_directives
 
 
+def include_object(metadata):
+    """Alembic's `include_object`: what a service keeps outside its models and names in
+    `metadata.info["unmodelled"]` (e.g. the trials' full-text index) is neither dropped by
+    autogenerate nor reported as a difference."""
+    unmodelled = metadata.info.get("unmodelled", set())
+
+    def include(_object, name, _type, _reflected, _compare_to) -> bool:
+        return name not in unmodelled
+
+    return include
+
+
 def run_migrations() -> None:
     config = context.config
     # Inside one of our apps logging is already set up (stdout, var/log, redaction): keep it.
@@ -42,6 +54,7 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     options = dict(migrate.configure_args)
+    options.setdefault("include_object", include_object(metadata))
     if options.get("process_revision_directives") is None:
         options["process_revision_directives"] = _skip_empty_autogenerate(config)
     with engine.connect() as connection:

@@ -7,6 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
+from shared.migrations_env import include_object
+
 SERVICES = sorted(p.parent.name for p in Path(__file__).resolve().parents[1].glob("services/*/migrations"))
 
 
@@ -19,6 +21,7 @@ def test_migrations_match_models(service, database_url_for, tmp_path):
         db = app.extensions["sqlalchemy"]
         upgrade()
         with db.engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            context = MigrationContext.configure(connection, opts={"include_object": include_object(db.metadata)})
+            diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == []

@@ -5,7 +5,7 @@ from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import abort
 
-from services.trials import trials
+from services.trials import reads, trials
 from services.trials.examples import (
     BATCH_EXAMPLE,
     BATCH_RESULT_EXAMPLE,
@@ -52,7 +52,10 @@ class Trials(MethodView):
         """List and search trials
 
         Every filter narrows the list; `X-Pagination` and `Link` headers describe the pages."""
-        return paginate(db.session, trials.filtered_trials(filters), page, per_page)
+        # The page is written from rows by the serialiser built from TrialSchema (services/trials/reads.py),
+        # not dumped by marshmallow per row: the schema above stays its contract.
+        count, rows = reads.list_page(filters, page, per_page)
+        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
 
 
 @blp.route("/trials/recent")
@@ -63,8 +66,9 @@ class RecentTrials(MethodView):
     @blp.error(404, *PAGE_PAST_END)
     def get(self, args):
         """Trials whose content changed in the last 7 x 24 hours, newest first"""
-        stmt = trials.recent_trials(args["include_withdrawn"], current_app.config["TRIALS_RECENT_DAYS"])
-        return paginate(db.session, stmt, args["page"], args["per_page"])
+        count, rows = reads.recent_page(args["include_withdrawn"], current_app.config["TRIALS_RECENT_DAYS"],
+                                        args["page"], args["per_page"])
+        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
 
 
 @blp.route("/list")
@@ -107,7 +111,10 @@ class TrialById(MethodView):
         """One trial by its id (과제번호)
 
         Withdrawn trials are answered too, with `withdrawn_at` set."""
-        return _trial_or_404(trial_id)
+        row = reads.trial_row(trial_id)
+        if row is None:
+            abort(404, message=f"Trial {trial_id} is not known.")
+        return reads.tagged_json(reads.json_bytes(current_app.extensions["trials_json"].record(row)), blp)
 
 
 @blp.route("/trials/<string:trial_id>/history", parameters=[TRIAL_ID])

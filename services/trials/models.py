@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_migrate import Migrate
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_db
@@ -40,6 +40,76 @@ class Trial(db.Model):
 # /list and /trials/recent read newest first with trial_id as the tie-break: the index holds
 # exactly that order, so a page is an index range scan, not a sort of the whole table.
 Index("ix_trials_updated_at_desc_trial_id", Trial.updated_at.desc(), Trial.trial_id)
+
+
+class Revision(db.Model):
+    """One row whose number every write to trials moves, inside that write's transaction: what a
+    process has worked out about the table (the exact list totals, services/trials/reads.py)
+    holds for as long as the number it read stays the same."""
+
+    __tablename__ = "trials_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The index behind `q` (free text over title, institution and department), which the models
+# cannot declare: on SQLite an FTS5 table with the trigram tokenizer, so that any substring of
+# 3 characters or more, Korean included, is an index lookup, kept in step with trials by triggers;
+# on PostgreSQL a pg_trgm GIN index per column, which ILIKE '%q%' uses as it is. The migration
+# 7c2e9a41f0b3 creates them; `create_all` (benchmarks, the shared suite) does the same below.
+SEARCH_COLUMNS = ("title", "institution", "department")
+SQLITE_SEARCH_TABLE = "trials_search"
+SQLITE_SEARCH_DDL = (
+    f"CREATE VIRTUAL TABLE {SQLITE_SEARCH_TABLE} USING fts5(title, institution, department, "
+    "content='trials', content_rowid='rowid', tokenize='trigram')",
+    f"CREATE TRIGGER trials_search_insert AFTER INSERT ON trials BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, title, institution, department) "
+    "VALUES (new.rowid, new.title, new.institution, new.department); END",
+    f"CREATE TRIGGER trials_search_delete AFTER DELETE ON trials BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, title, institution, department) "
+    "VALUES ('delete', old.rowid, old.title, old.institution, old.department); END",
+    "CREATE TRIGGER trials_search_update AFTER UPDATE OF title, institution, department ON trials "
+    "WHEN old.title IS NOT new.title OR old.institution IS NOT new.institution "
+    "OR old.department IS NOT new.department BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, title, institution, department) "
+    "VALUES ('delete', old.rowid, old.title, old.institution, old.department); "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, title, institution, department) "
+    "VALUES (new.rowid, new.title, new.institution, new.department); END",
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}) VALUES ('rebuild')",
+)
+POSTGRES_SEARCH_INDEXES = tuple(f"ix_trials_{column}_trgm" for column in SEARCH_COLUMNS)
+
+
+def create_postgres_search_indexes(connection) -> None:
+    """pg_trgm (trusted since PostgreSQL 13: a database owner may create it) and a GIN index per column."""
+    run = connection.exec_driver_sql
+    run("SELECT pg_advisory_xact_lock(7402310515)")  # two schemas migrating at once create it once
+    schema = run("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
+    if schema is None:
+        # In `public` where there is one, not in whatever schema search_path names first: a
+        # schema dropped later (a test's, a tenant's) would take the extension with it.
+        has_public = run("SELECT 1 FROM pg_namespace WHERE nspname = 'public'").scalar()
+        run("CREATE EXTENSION IF NOT EXISTS pg_trgm" + (" SCHEMA public" if has_public else ""))
+        schema = run("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
+    for column, name in zip(SEARCH_COLUMNS, POSTGRES_SEARCH_INDEXES, strict=True):
+        run(f"CREATE INDEX IF NOT EXISTS {name} ON trials USING gin ({column} {schema}.gin_trgm_ops)")
+
+
+def _create_search_index(_table, connection, **_kw) -> None:
+    if connection.dialect.name == "sqlite":
+        for statement in SQLITE_SEARCH_DDL:
+            connection.exec_driver_sql(statement)
+    elif connection.dialect.name == "postgresql":
+        create_postgres_search_indexes(connection)
+
+
+event.listen(Trial.__table__, "after_create", _create_search_index)
+# Alembic's autogenerate and the migrations-match-models test leave these alone (shared/migrations_env.py).
+db.metadata.info["unmodelled"] = {
+    SQLITE_SEARCH_TABLE, *(f"{SQLITE_SEARCH_TABLE}_{shadow}" for shadow in ("data", "idx", "docsize", "config")),
+    *POSTGRES_SEARCH_INDEXES,
+}
 
 
 class Snapshot(db.Model):

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.trials.models import CONTENT_FIELDS, Snapshot, Trial, TrialChange, db
+from services.trials.models import CONTENT_FIELDS, SQLITE_SEARCH_TABLE, Revision, Snapshot, Trial, TrialChange, db
 from services.trials.records import RecordError, normalise_record, record_id
 from shared.csvfile import csv_chunks
 from shared.db import take_write_lock
@@ -37,6 +37,10 @@ from shared.timeutil import as_utc, utcnow
 ID_CHUNK = 900
 # The columns of an export, in order (CSV header, JSON lines keys).
 EXPORT_COLUMNS = ("trial_id", *CONTENT_FIELDS, "created_at", "updated_at", "withdrawn_at")
+# What list pages and exports read: plain rows of these columns, not ORM objects (nothing changes them).
+TRIAL_COLUMNS = tuple(Trial.__table__.c[name] for name in EXPORT_COLUMNS)
+# The trigram index finds substrings of at least this many characters; shorter ones are a LIKE scan.
+TRIGRAM = 3
 
 
 class SnapshotError(Exception):
@@ -60,6 +64,17 @@ class BatchResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def bump_revision() -> None:
+    """Mark the table changed, in the caller's transaction (see `Revision`)."""
+    if not db.session.execute(update(Revision).where(Revision.id == 1)
+                              .values(revision=Revision.revision + 1)).rowcount:
+        db.session.add(Revision(id=1, revision=1))  # a database built by create_all rather than migrated
+
+
+def table_revision() -> int:
+    return db.session.scalar(select(Revision.revision).where(Revision.id == 1)) or 0
 
 
 def content_hash(content: dict) -> str:
@@ -192,6 +207,8 @@ def upsert_records(records: list, snapshot_id: str | None = None, now: datetime 
                            .execution_options(synchronize_session=False))
     if history:
         db.session.execute(insert(TrialChange), history)
+    if new_rows or changed_rows or restored_ids:
+        bump_revision()
 
     result.created, result.updated, result.unchanged = len(new_rows), len(changed_rows), len(unchanged_ids)
     if snapshot is not None:
@@ -254,6 +271,7 @@ def complete_snapshot(snapshot_id: str, force: bool = False, min_ratio: float = 
         db.session.execute(insert(TrialChange), [
             {"trial_id": trial_id, "changed_at": now, "kind": "withdrawn", "snapshot_id": snapshot_id, "changes": []}
             for trial_id in withdrawn_ids])
+        bump_revision()
     snapshot.withdrawn = len(withdrawn_ids)
     snapshot.completed_at = now
     return snapshot
@@ -264,15 +282,31 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def filtered_trials(args: dict) -> Select:
+def text_matches(q: str, use_index: bool = True):
+    """`q` as a case-insensitive substring of title, institution or department (LIKE semantics).
+
+    On SQLite the trigram FTS5 table narrows the rows first (its case folding covers more than
+    LIKE's ASCII-only one, so it never misses a LIKE match) and LIKE then decides, so the answer
+    is LIKE's exactly. PostgreSQL's planner takes the pg_trgm GIN indexes for ILIKE by itself.
+    `use_index=False` leaves SQLite to scan in the requested order: cheaper for a page when
+    most rows match (see `services/trials/reads.py`)."""
+    pattern = _like_pattern(q)
+    like = or_(*(column.ilike(pattern, escape="\\") for column in (Trial.title, Trial.institution, Trial.department)))
+    if not use_index or len(q) < TRIGRAM or db.engine.dialect.name != "sqlite":
+        return like
+    phrase = '"' + q.replace('"', '""') + '"'
+    table = SQLITE_SEARCH_TABLE
+    indexed = text(f"trials.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH :phrase)")
+    return and_(indexed.bindparams(phrase=phrase), like)
+
+
+def filtered_trials(args: dict, use_index: bool = True) -> Select:
     """The trials matching the list filters, in the requested stable order."""
-    stmt = select(Trial)
+    stmt = select(*TRIAL_COLUMNS)
     if not args.get("include_withdrawn"):
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     if args.get("q"):
-        pattern = _like_pattern(args["q"])
-        stmt = stmt.where(or_(*(column.ilike(pattern, escape="\\")
-                                for column in (Trial.title, Trial.institution, Trial.department))))
+        stmt = stmt.where(text_matches(args["q"], use_index))
     for name in ("department", "phase", "study_type", "scope", "institution"):
         if args.get(name):
             stmt = stmt.where(func.lower(getattr(Trial, name)) == args[name].lower())
@@ -297,7 +331,7 @@ def order_by(sort: str) -> list:
 def recent_trials(include_withdrawn: bool = False, days: int = 7, now: datetime | None = None) -> Select:
     """Trials whose content changed within the rolling window [now - days, now]."""
     since = (now or utcnow()) - timedelta(days=days)
-    stmt = select(Trial).where(Trial.updated_at >= since)
+    stmt = select(*TRIAL_COLUMNS).where(Trial.updated_at >= since)
     if not include_withdrawn:
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     return stmt.order_by(Trial.updated_at.desc(), Trial.trial_id.asc())
@@ -307,12 +341,12 @@ def history_of(trial_id: str) -> Select:
     return select(TrialChange).where(TrialChange.trial_id == trial_id).order_by(TrialChange.id.desc())
 
 
-def iter_rows(stmt: Select, batch: int = 1000) -> Iterable[Trial]:
+def iter_rows(stmt: Select, batch: int = 1000) -> Iterable:
     """Stream rows without loading the whole result."""
-    yield from db.session.scalars(stmt.execution_options(yield_per=batch))
+    yield from db.session.execute(stmt.execution_options(yield_per=batch))
 
 
-def export_record(trial: Trial) -> dict:
+def export_record(trial) -> dict:
     """A trial as the export writes it: the export columns, times in ISO 8601."""
     values = ((column, getattr(trial, column)) for column in EXPORT_COLUMNS)
     return {column: value.isoformat() if hasattr(value, "isoformat") else value for column, value in values}

@@ -1,0 +1,154 @@
+"""Reading the trials fast without the micro-cache: exact totals kept per filter, pages read as
+plain rows, JSON written straight from the rows.
+
+- **Totals.** A list's exact total is counted once per filter and kept (per process) under the
+  table's revision (`models.Revision`), which every write moves in its own transaction. A request
+  reads the revision (one primary-key row) before anything else, so a total counted is never
+  older than the revision it is kept under. The rolling window of /trials/recent also moves
+  with the clock: its total is kept with the oldest `updated_at` it counted, and holds while the
+  window's start has not passed that.
+- **Rows.** The page is a Core select of the columns TrialSchema dumps (no ORM objects).
+- **JSON.** `TrialSchema` stays the documented contract; `RowSerialiser` is built from its
+  fields and writes the same bytes Flask's JSON provider writes for the schema's dump (sorted
+  keys, compact, UTF-8, a final newline): tests/trials/test_fast_json.py holds both to that.
+- **ETag.** A digest of those bytes: the body is not serialised a second time to tag it.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Any
+
+import marshmallow as ma
+import orjson
+from flask import Response, current_app
+from sqlalchemy import Select, func, select
+
+from services.trials import trials
+from services.trials.models import Trial, db
+from shared.pagination import set_pagination_headers
+from shared.timeutil import as_utc, utcnow
+
+MAX_TOTALS = 4096
+
+
+class Totals:
+    """Exact counts by key, each valid for one table revision (and, optionally, while `still_valid`)."""
+
+    def __init__(self, max_entries: int = MAX_TOTALS):
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._lock = Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: Hashable, revision: int, compute: Callable[[], Any],
+            still_valid: Callable[[Any], bool] = lambda _value: True) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] == revision and still_valid(entry[1]):
+            return entry[1]
+        value = compute()
+        with self._lock:
+            self._entries[key] = (revision, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class RowSerialiser:
+    """A schema's dump of rows, without marshmallow per row: the schema's dump fields in order,
+    date-times as ISO 8601 (what marshmallow's DateTime fields dump), everything else as read."""
+
+    def __init__(self, schema: ma.Schema, columns: Sequence[str]):
+        position = {name: index for index, name in enumerate(columns)}
+        self.fields = [(field.data_key or name, position[field.attribute or name],
+                        isinstance(field, ma.fields.DateTime))
+                       for name, field in schema.dump_fields.items()]
+
+    def record(self, row: Sequence) -> dict:
+        return {key: (None if row[index] is None else row[index].isoformat()) if is_time else row[index]
+                for key, index, is_time in self.fields}
+
+    def page(self, count: int, rows: Sequence[Sequence]) -> bytes:
+        return json_bytes({"count": count, "data": [self.record(row) for row in rows]})
+
+
+def json_bytes(obj) -> bytes:
+    """What Flask's JSON provider (shared.api.ReadableJSONProvider) writes for `obj`, outside debug mode."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def tagged_json(body: bytes, blp) -> Response:
+    """`body` as the response, its ETag a digest of the bytes (a matching If-None-Match is a 304)."""
+    blp.set_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
+    return Response(body, mimetype="application/json")
+
+
+def _rows(stmt: Select) -> list:
+    return db.session.connection().execute(stmt).all()
+
+
+def _count(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def _totals() -> Totals:
+    return current_app.extensions["trials_totals"]
+
+
+def filter_key(filters: dict) -> tuple:
+    """The filters that decide which trials are counted (not the order, not the page)."""
+    return tuple(sorted((name, value) for name, value in filters.items() if name != "sort" and value is not None))
+
+
+def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
+    """The total for `filters` and one page of their trials, as rows of `trials.TRIAL_COLUMNS`."""
+    revision = trials.table_revision()  # first: see the module's docstring
+    count = _totals().get(("list", filter_key(filters)), revision, lambda: _count(trials.filtered_trials(filters)))
+    set_pagination_headers(page, per_page, count)
+    offset = (page - 1) * per_page
+    use_index = True
+    if filters.get("q") and filters.get("sort", "trial_id") == "trial_id" and count:
+        # Most rows match (e.g. `q=registry`): walking the primary key and testing LIKE finds a
+        # page after about (offset + per_page) * all / count rows, while the index hands over
+        # every match before the first row is returned. Take whichever reads fewer.
+        everything = _totals().get(("all",), revision, lambda: db.session.scalar(select(func.count(Trial.trial_id))))
+        use_index = count < math.ceil((offset + per_page) * everything / count)
+    stmt = trials.filtered_trials(filters, use_index=use_index)
+    return count, _rows(stmt.limit(per_page).offset(offset))
+
+
+def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) -> tuple[int, list]:
+    """The total and one page of the trials changed within the last `days` (newest first)."""
+    revision = trials.table_revision()
+    now = utcnow()
+    since = now - timedelta(days=days)
+    stmt = trials.recent_trials(include_withdrawn, days, now)
+
+    def compute() -> tuple[int, datetime | None]:
+        window = stmt.order_by(None).subquery()
+        counted = select(func.count(), func.min(window.c.updated_at))
+        count, oldest = db.session.execute(counted).one()
+        return count, None if oldest is None else as_utc(oldest)
+
+    # Still exact while the window's start has not passed the oldest trial counted in it.
+    count, _ = _totals().get(("recent", include_withdrawn, days), revision, compute,
+                             lambda value: value[1] is None or since <= value[1])
+    set_pagination_headers(page, per_page, count)
+    return count, _rows(stmt.limit(per_page).offset((page - 1) * per_page))
+
+
+def trial_row(trial_id: str):
+    """One trial as a row of `trials.TRIAL_COLUMNS`, or None."""
+    if "\x00" in trial_id:  # no trial id holds a NUL, and PostgreSQL cannot even compare one
+        return None
+    return db.session.connection().execute(
+        select(*trials.TRIAL_COLUMNS).where(Trial.trial_id == trial_id)).first()
