@@ -32,6 +32,7 @@ BIN = Path(sys.executable).parent
 # VAR_DIR moves everything `make up` writes (data, logs, pid files), e.g. for the e2e tests.
 VAR = Path(Environment().str("VAR_DIR", str(REPO_ROOT / "var")))
 STACK_PID = VAR / "stack.pid"
+COLLECTOR_OPERATOR_KEY = VAR / "collector_operator_key"
 STACK_LOG = VAR / "log" / "stack.log"          # supervisord: every spawn, exit and restart
 PROCESS_LOGS = VAR / "log" / "processes"       # each process's own output, <name>.log
 SUPERVISOR_CONF = VAR / "supervisord.conf"
@@ -216,6 +217,8 @@ def process_env(env: Environment) -> dict:
     # The orders admin login (user ORDERS_ADMIN_USER, default "admin"): password and session key.
     merged["ORDERS_ADMIN_PASSWORD"] = generated_secret(env, "ORDERS_ADMIN_PASSWORD", "orders_admin_password")
     merged["ORDERS_SECRET_KEY"] = generated_secret(env, "ORDERS_SECRET_KEY", "orders_secret_key")
+    # The collector dashboard's session cookie key (SECURITY.md).
+    merged["COLLECTOR_SESSION_KEY"] = generated_secret(env, "COLLECTOR_SESSION_KEY", "collector_session_key")
     # Where each service finds the others: <NAME>_URL, unless configured.
     for service in SERVICES:
         key = service.name.upper().replace("-", "_") + "_URL"
@@ -290,6 +293,9 @@ def up() -> None:
     for service in SERVICES:
         if service.app:
             run([str(BIN / "flask"), "--app", service.app, "db", "upgrade"], {**child_env, **dict(service.extra_env)})
+    # An operator key for the collector, kept in var/ (mode 600) while it stays valid.
+    run([str(BIN / "flask"), "--app", "services.collector", "keys", "ensure-file", str(COLLECTOR_OPERATOR_KEY)],
+        child_env)
     PROCESS_LOGS.mkdir(parents=True, exist_ok=True)
     SUPERVISOR_CONF.write_text(supervisor_config(PROCESSES, placeholders(env, child_env)))
     # supervisord logs to STACK_LOG itself; this only catches what it prints before it can.
@@ -305,6 +311,7 @@ def up() -> None:
         print(f"{service.name:<10} {url + '/docs' if service.docs else url}")
     if not env.str("ORDERS_ADMIN_PASSWORD"):
         print(f"orders admin: /admin on orders-a and orders-b, user admin, password in {VAR / 'orders_admin_password'}")
+    print(f"collector operator key: {COLLECTOR_OPERATOR_KEY} (send it as X-API-Key; SECURITY.md)")
     print(f"logs: make logs ({STACK_LOG}); stop: make down")
 
 
@@ -312,7 +319,9 @@ def load_first_data(env: dict) -> None:
     """Fill the trials service from the sandbox (or the configured odcloud): start a `trials`
     collection through the collector API and wait until it ends (non-zero exit if it failed)."""
     collector = f"http://127.0.0.1:{Environment(environ=env).int('COLLECTOR_PORT', 5105)}"
-    run([str(BIN / "python"), "-m", "services.collector", "--url", collector, "start", "trials", "--wait"], env)
+    key = COLLECTOR_OPERATOR_KEY.read_text().strip()  # works in COLLECTOR_AUTH=required too
+    run([str(BIN / "python"), "-m", "services.collector", "--url", collector, "start", "trials", "--wait"],
+        {**env, "COLLECTOR_API_KEY": key})
 
 
 def _alive(pid: int) -> bool:

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     default_url = env.str("COLLECTOR_URL", f"http://127.0.0.1:{env.int('COLLECTOR_PORT', 5105)}")
     parser = argparse.ArgumentParser(prog="python -m services.collector", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=default_url, help=f"collector API (default {default_url})")
+    parser.add_argument("--key", default=env.str("COLLECTOR_API_KEY"),
+                        help="an API key (default COLLECTOR_API_KEY; none: the loopback operator of protected mode)")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start a collection task")
     start.add_argument("source")
@@ -54,14 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def wait_for(api: str, task_id: str, poll: float, console: Console) -> dict:
+def wait_for(api: str, task_id: str, poll: float, console: Console, headers: dict) -> dict:
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[step]}"))
     seen_lines: list[str] = []
     with Progress(*columns, console=console) as bar:
         handle = bar.add_task(task_id[:8], total=None, step="pending")
         while True:
-            task = requests.get(f"{api}/task/{task_id}", timeout=30).json()
+            task = requests.get(f"{api}/task/{task_id}", headers=headers, timeout=30).json()
             for line in task["logs"]:
                 if line not in seen_lines:
                     seen_lines.append(line)
@@ -77,16 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     api = args.url.rstrip("/") + "/api/v1/async-collection"
     console = Console(stderr=True)
+    headers = {"X-API-Key": args.key} if args.key else {}
     try:
         if args.command == "status":
-            print(json.dumps(requests.get(f"{api}/task/{args.task_id}", timeout=30).json(), ensure_ascii=False,
+            print(json.dumps(requests.get(f"{api}/task/{args.task_id}", headers=headers, timeout=30).json(),
+                             ensure_ascii=False,
                              indent=2))
             return 0
         if args.command == "cancel":
-            response = requests.delete(f"{api}/task/{args.task_id}", timeout=30)
+            response = requests.delete(f"{api}/task/{args.task_id}", headers=headers, timeout=30)
             print(response.json().get("message"))
             return 0 if response.ok else 1
-        response = requests.post(f"{api}/{args.source}/start", json=dict(args.params), timeout=30)
+        response = requests.post(f"{api}/{args.source}/start", json=dict(args.params), headers=headers, timeout=30)
     except requests.RequestException as exc:
         console.print(f"collector API not reachable at {args.url}: {exc}", markup=False)
         return 2
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(body["task_id"])
     if not args.wait:
         return 0
-    task = wait_for(api, body["task_id"], args.poll, console)
+    task = wait_for(api, body["task_id"], args.poll, console, headers)
     console.print(f"{task['type']} {task['status']}" + (f": {task['error']}" if task["error"] else ""), markup=False)
     if task["result_summary"]:
         console.print(json.dumps(task["result_summary"], ensure_ascii=False), markup=False)

@@ -28,6 +28,11 @@ class Stack:
     def service_token(self) -> str:
         return (self.var / "service_token").read_text().strip()
 
+    @property
+    def collector_key(self) -> str:
+        """The operator key `make up` wrote for the collector."""
+        return (self.var / "collector_operator_key").read_text().strip()
+
 
 def _stack(command: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "deploy.stack", command], env=env, cwd=REPO_ROOT,

@@ -38,7 +38,9 @@ def test_openapi_fuzzing_finds_no_failure(stack, service, tmp_path):
             # One worker: CPython 3.11's ast module is not safe across threads, and schemathesis
             # compiles schemas with it (seen as "AST constructor recursion depth mismatch").
             "--workers", "1",
-            "-H", f"Authorization: Bearer {stack.service_token}", "--no-color",
+            # The collector takes its own API keys (SECURITY.md); the others take the service token.
+            "-H", f"Authorization: Bearer {stack.collector_key if service == 'collector' else stack.service_token}",
+            "--no-color",
             "--seed", os.environ.get("FUZZ_SEED", "20261122")]
     budget = int(FUZZ_SECONDS) // len(fuzzed_services()) if FUZZ_SECONDS else 0
     args += ["--max-time", str(max(budget, 1))] if FUZZ_SECONDS else ["--max-examples", MAX_EXAMPLES]
