@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 import redis
-from dramatiq import Worker
 
-from services.collector import create_app
-from services.collector.models import db
-from services.collector.runtime import runtime
 from tests.support.auth import SERVICE_TOKEN
+
+# This plugin is registered for every suite, so the collector (a second of imports) is imported
+# inside the fixtures: only the suites that use them pay for it.
 
 
 @pytest.fixture
@@ -48,6 +47,10 @@ def collector_config(migrated_database_for, redis_url, namespace, tmp_path):
 
 @pytest.fixture
 def collector_app(collector_config):
+    from services.collector import create_app
+    from services.collector.models import db
+    from services.collector.runtime import runtime
+
     app = create_app(collector_config)
     yield app
     with app.app_context():
@@ -59,6 +62,10 @@ def collector_app(collector_config):
 @pytest.fixture
 def worker(collector_app):
     """`worker(threads=3, queues=None)`: real Dramatiq worker threads on the app's broker."""
+    from dramatiq import Worker
+
+    from services.collector.runtime import runtime
+
     started = []
 
     def start(threads: int = 3, queues: set[str] | None = None) -> Worker:
