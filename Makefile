@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: up down logs test bench fuzz openapi lint clean demo-sync
+.PHONY: up down logs test bench fuzz openapi lint lock clean demo-sync
 
-$(STAMP): pyproject.toml
+# The pinned versions of requirements-dev.lock (CI installs the same), then the project itself.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 up: $(STAMP)  ## start every service detached, wait for /health, print the URLs
@@ -45,6 +47,16 @@ openapi: $(STAMP)  ## rewrite docs/openapi/<service>.json (CI fails when they ar
 lint: $(STAMP)  ## ruff, then the import contracts of pyproject.toml (layers, shared/, services apart)
 	$(BIN)/ruff check shared services deploy tests bench
 	$(BIN)/lint-imports
+
+# uv only here, never to install: requirements.lock (the image) and requirements-dev.lock (make, CI) from
+# pyproject.toml, keeping the versions already pinned; LOCK_ARGS=--upgrade moves every pin to the newest allowed.
+LOCK = $(BIN)/python -m uv pip compile pyproject.toml --universal --python-version 3.11 --quiet \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock:  ## rewrite requirements.lock and requirements-dev.lock after a change to pyproject.toml's dependencies
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet 'uv>=0.9,<1'
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
