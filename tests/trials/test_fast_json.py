@@ -1,0 +1,94 @@
+"""The list's JSON, written from rows without marshmallow, is byte for byte TrialSchema's dump
+as Flask would write it; and the totals it keeps follow every write and the moving window."""
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.trials.models import db
+from services.trials.reads import RowSerialiser
+from services.trials.schemas import TrialSchema
+from services.trials.trials import EXPORT_COLUMNS
+from shared.pagination import page_schema
+from tests.support.trials import trial
+
+# Hangul, Latin, digits, punctuation, controls, emoji: anything storable (no lone surrogates).
+TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+                 st.text("조직구증식증 코호트 서울아산병원 Registry%_\"\\\n\t", max_size=20))
+TIMES = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
+ROW = st.tuples(
+    st.text(min_size=1, max_size=12), *(TEXT for _ in range(7)),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=2**31 - 1)),
+    TIMES, TIMES, st.one_of(st.none(), TIMES),
+)
+
+
+def marshmallow_bytes(app, count, rows):
+    records = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows]
+    with app.app_context():
+        return app.json.response(page_schema(TrialSchema)().dump({"count": count, "data": records})).get_data()
+
+
+# Only the app's JSON provider is used, which no example changes: sharing the fixture is safe.
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(ROW, max_size=5), count=st.integers(min_value=0, max_value=10**9))
+def test_rows_serialise_as_the_schema_dumps_them(app, rows, count):
+    assert RowSerialiser(TrialSchema(), EXPORT_COLUMNS).page(count, rows) == marshmallow_bytes(app, count, rows)
+
+
+def test_a_served_page_is_the_schema_dump_of_the_stored_trials(app, client, put_batch):
+    put_batch([trial("K1", 과제명="소아 천식 \"코호트\"\\ 연구", 전체목표연구대상자수=""),
+               trial("K2", 과제명=None, 진료과=None, 연구기간="6개월"),
+               trial("K3", 과제명="Prospective registry of 위암")])
+    with app.app_context():
+        from services.trials.models import Trial
+
+        stored = db.session.scalars(db.select(Trial).order_by(Trial.trial_id)).all()
+        expected = app.json.response(page_schema(TrialSchema)().dump({"count": 3, "data": stored})).get_data()
+        one = app.json.response(TrialSchema().dump(stored[1])).get_data()
+    response = client.get("/trials")
+    assert response.status_code == 200
+    assert response.get_data() == expected
+    assert response.mimetype == "application/json"
+    assert client.get("/trials/K2").get_data() == one
+
+
+def test_the_etag_answers_304_and_moves_with_the_content(client, put_batch):
+    put_batch([trial("E1")])
+    first = client.get("/trials")
+    assert first.headers["ETag"]
+    assert client.get("/trials", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    put_batch([trial("E2")])
+    second = client.get("/trials", headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200
+    assert second.json["count"] == 2
+    assert second.headers["ETag"] != first.headers["ETag"]
+
+
+def test_kept_totals_follow_writes_and_withdrawals(client, put_batch, complete):
+    put_batch([trial("T1"), trial("T2", 과제명="레지스트리")], snapshot_id="s1")
+    assert client.get("/trials").json["count"] == 2
+    assert client.get("/trials?q=레지스트리").json["count"] == 1
+    put_batch([trial("T3", 과제명="레지스트리 2")])
+    assert client.get("/trials").json["count"] == 3
+    assert client.get("/trials?q=레지스트리").json["count"] == 2
+    put_batch([trial("T1"), trial("T3", 과제명="레지스트리 2")], snapshot_id="s2")
+    assert complete("s2", force=True).status_code == 200  # withdraws T2
+    assert client.get("/trials").json["count"] == 2
+    assert client.get("/trials?q=레지스트리").json["count"] == 1
+    assert client.get("/trials?q=레지스트리&include_withdrawn=true").json["count"] == 2
+
+
+def test_the_recent_total_follows_the_moving_window(client, put_batch):
+    start = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        put_batch([trial("R1")])
+    with time_machine.travel(start + timedelta(days=3), tick=False):
+        put_batch([trial("R2")])
+        assert client.get("/list").json["count"] == 2
+    with time_machine.travel(start + timedelta(days=8), tick=False):  # R1 left the window, no write since
+        assert [t["trial_id"] for t in client.get("/list").json["data"]] == ["R2"]
+        assert client.get("/list").json["count"] == 1
+    with time_machine.travel(start + timedelta(days=11), tick=False):
+        assert client.get("/list").json["count"] == 0
