@@ -35,11 +35,13 @@ from services.trials.schemas import (
     TrialQueryArgsSchema,
     TrialSchema,
 )
-from shared.api import Blueprint, ErrorSchema
+from services.trials.query_args import TrialsBlueprint
+from shared.api import ErrorSchema
 from shared.auth import service_token_required
 from shared.pagination import PAGE_PAST_END, PaginationQueryArgsSchema, page_schema, paginate
 
-blp = Blueprint("trials", __name__, description="Clinical trials: lookup, recent changes, search, history, loading")
+blp = TrialsBlueprint("trials", __name__,
+                      description="Clinical trials: lookup, recent changes, search, history, loading")
 
 
 @blp.route("/trials")

@@ -73,8 +73,12 @@ def bump_revision() -> None:
         db.session.add(Revision(id=1, revision=1))  # a database built by create_all rather than migrated
 
 
+_REVISION = select(Revision.revision).where(Revision.id == 1)
+
+
 def table_revision() -> int:
-    return db.session.scalar(select(Revision.revision).where(Revision.id == 1)) or 0
+    # On the session's connection, not through the ORM: a third of a list page's time went there.
+    return db.session.connection().execute(_REVISION).scalar() or 0
 
 
 def content_hash(content: dict) -> str:

@@ -1,0 +1,46 @@
+"""Query arguments parsed once per distinct query string.
+
+A profile of an uncached list page put a fifth of its time in webargs and marshmallow building
+and loading the 13-field query schema; the result depends on nothing but the schema and the
+query string, so each process keeps the last few thousand results. Invalid arguments are
+never kept: they raise (a 422) every time, as before.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+
+from flask import g
+
+from shared.api import ArgumentsParser, Blueprint, known_query_args
+
+MAX_ENTRIES = 2048
+
+
+class MemoisedQueryParser(ArgumentsParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._parsed: OrderedDict[tuple, tuple[dict, frozenset]] = OrderedDict()
+        self._lock = Lock()
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        if location not in ("query", "querystring") or req is None:
+            return super().parse(argmap, req, location=location, **kwargs)
+        key = (id(argmap), req.query_string)
+        with self._lock:
+            entry = self._parsed.get(key)
+        if entry is not None:
+            args, names = entry
+            g.known_query_args = known_query_args() | names  # as load_querystring records them
+            return dict(args)
+        before = known_query_args()
+        args = super().parse(argmap, req, location=location, **kwargs)
+        with self._lock:
+            self._parsed[key] = (dict(args), frozenset(known_query_args() - before))
+            while len(self._parsed) > MAX_ENTRIES:
+                self._parsed.popitem(last=False)
+        return args
+
+
+class TrialsBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MemoisedQueryParser()
