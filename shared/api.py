@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from importlib.resources import files
+from pathlib import Path
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Request, g, request
+from flask import Request, g, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import abort
 from flask_smorest import etag as fs_etag
@@ -152,7 +154,45 @@ class ReadableJSONProvider(DefaultJSONProvider):
             return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
 
 
+# The documentation pages' scripts and styles, served by the service itself (no CDN): Swagger UI
+# from the flask-swagger-ui package (its dist/ folder, not its blueprint), ReDoc from the copy in
+# shared/static/redoc/ (see its VERSION; no PyPI package ships it without a framework of its own).
+DOCS_ASSETS_PREFIX = "/docs/static"
+DOCS_ASSET_DIRS = {
+    "swagger-ui": Path(str(files("flask_swagger_ui") / "dist")),
+    "redoc": Path(__file__).with_name("static") / "redoc",
+}
+# On the /docs and /redoc pages: the browser loads nothing from any other host (ReDoc's sidebar
+# would fetch a logo from its vendor's CDN); the pages' own inline bootstrap scripts may run.
+DOCS_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+                                "worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'")
+DOCS_PAGES = frozenset({"openapi_swagger_ui", "openapi_redoc"})
+
+
+def docs_asset(package: str, filename: str):
+    """One of the documentation pages' files (404 for anything else)."""
+    directory = DOCS_ASSET_DIRS.get(package)
+    if directory is None:
+        abort(404)
+    return send_from_directory(directory, filename, max_age=24 * 3600)
+
+
+def docs_page_policy(response):
+    """An `after_request` hook: the Content-Security-Policy above on the documentation pages."""
+    blueprint, _, endpoint = (request.endpoint or "").rpartition(".")
+    if blueprint.endswith("api-docs") and endpoint in DOCS_PAGES:
+        response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+    return response
+
+
 class Api(flask_smorest.Api):
+    def _register_doc_blueprint(self):
+        """flask-smorest's /openapi.json, /docs and /redoc, plus the files those pages load."""
+        super()._register_doc_blueprint()
+        self._app.add_url_rule(f"{DOCS_ASSETS_PREFIX}/<package>/<path:filename>", "docs_asset", docs_asset)
+        self._app.after_request(docs_page_policy)
+
     def handle_http_exception(self, error):
         """Every error body carries a message: the abort()'s own, else the HTTP description."""
         data = getattr(error, "data", None) or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 from dotenv import dotenv_values
 
@@ -86,7 +87,12 @@ class BaseConfig:
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    # Served by the service itself (shared/api.py, DOCS_ASSETS_PREFIX): the pages work offline.
+    OPENAPI_SWAGGER_UI_URL = "/docs/static/swagger-ui/"
+    # No validator badge: Swagger UI would send the document to validator.swagger.io for it.
+    OPENAPI_SWAGGER_UI_CONFIG: ClassVar[dict] = {"validatorUrl": None}
+    OPENAPI_REDOC_PATH = "redoc"
+    OPENAPI_REDOC_URL = "/docs/static/redoc/redoc.standalone.js"
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
     # The largest request body read, in bytes, from <SERVICE>_MAX_CONTENT_LENGTH; a larger one is a 413.
