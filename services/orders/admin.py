@@ -38,6 +38,7 @@ from services.orders import admin_sessions, orders
 from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
 from services.orders.schemas import OrderContentSchema
 from services.orders.sync import ledger as ledgers
+from services.orders.sync import task_states
 
 PAGE_STYLE = "font-family: sans-serif; max-width: 24rem; margin: 4rem auto"
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Orders {{ instance }}: log in</title></head>
@@ -133,7 +134,8 @@ class OrdersIndexView(AdminIndexView):
 def _sync_state(view, context, order, name):
     if not current_app.config["ORDERS_PEER_URL"]:
         return "-"  # no integration beside this instance (it is the other side's peer)
-    return ledgers.effective_state(order, db.session.get(SyncLedger, order.uuid))
+    state = ledgers.effective_state(order, db.session.get(SyncLedger, order.uuid))
+    return f"{state}: {task_states.label(state)}"   # the ledger's name, then the task's (ST_OK (3))
 
 
 def _form_content(form, fallback_number: str) -> dict:

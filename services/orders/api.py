@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import after_this_request, request
+from flask import after_this_request, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from werkzeug.exceptions import NotFound
@@ -12,6 +12,7 @@ from services.orders import orders
 from services.orders.examples import (
     CREATED,
     EXAMPLE_ORDER,
+    EXAMPLE_ORDER_SYNCED,
     EXAMPLE_UUID,
     ORDER_EXISTS,
     ORDER_NOT_FOUND,
@@ -20,6 +21,7 @@ from services.orders.examples import (
     STALE,
 )
 from services.orders.models import db
+from services.orders.sync import task_states
 from services.orders.schemas import (
     OrderContentSchema,
     OrderCreateSchema,
@@ -116,13 +118,18 @@ class Orders(MethodView):
 
 @blp.route("/orders/<uuid:uuid>", parameters=[path_parameter("uuid", "The order's uuid", EXAMPLE_UUID)])
 class OrderById(MethodView):
-    @blp.response(200, OrderSchema, headers=etag_header(EXAMPLE_ORDER["version"]), example=EXAMPLE_ORDER,
+    @blp.response(200, OrderSchema, headers=etag_header(EXAMPLE_ORDER["version"]), example=EXAMPLE_ORDER_SYNCED,
                   description="The order (a tombstone has deleted: true)")
     @blp.error(404, NO_ORDER, ORDER_NOT_FOUND)
     def get(self, uuid):
-        """One order, tombstones included; ETag is its version"""
+        """One order, tombstones included; ETag is its version
+
+        On the instance the integration runs beside, `sync_state` gives its sync state in the
+        original task's names and codes (ST_NEW=1 ... ST_ERROR=7)."""
         order = _found(uuid)
         _send_etag(order)
+        if current_app.config["ORDERS_PEER_URL"]:
+            order.sync_state = task_states.of_order(order)
         return order
 
     @service_token_required

@@ -13,6 +13,7 @@ from services.orders.examples import (
     EXAMPLE_ORDER,
     EXAMPLE_PEER_CONTENT,
     EXAMPLE_STATES,
+    EXAMPLE_TASK_STATES,
     EXAMPLE_UUID,
 )
 from services.orders.models import STATUSES
@@ -100,6 +101,19 @@ class OrderCreateSchema(OrderContentSchema):
                                                    "it created); generated otherwise", "example": EXAMPLE_UUID})
 
 
+class TaskStateSchema(ma.Schema):
+    state = ma.fields.String(metadata={"description": "The task's name (ST_NEW ... ST_SYNC)", "example": "ST_OK"})
+    code = ma.fields.Integer(metadata={"description": "The task's code (1 ... 9)", "example": 3})
+    ledger_state = ma.fields.String(allow_none=True, metadata={
+        "description": "The integration's ledger state (NEW, UPD, OK, DEL, DEL_SYNCED, COLLISION, ERROR); null for "
+                       "the task states never held here", "example": "OK"})
+
+
+class TaskStateCountSchema(TaskStateSchema):
+    meaning = ma.fields.String(metadata={"description": "What the state means", "example": "normal: both sides agree"})
+    count = ma.fields.Integer(metadata={"description": "Orders in this state", "example": 1204})
+
+
 class OrderSchema(OrderCreateSchema):
     total = ma.fields.String(dump_only=True, metadata={"description": "Sum of qty x unit_price, decimal string",
                                                        "example": EXAMPLE_ORDER["total"]})
@@ -111,6 +125,9 @@ class OrderSchema(OrderCreateSchema):
                                                           "example": EXAMPLE_ORDER["version"]})
     seq = ma.fields.Integer(dump_only=True, metadata={"description": "Position in this instance's change feed",
                                                       "example": EXAMPLE_ORDER["seq"]})
+    sync_state = ma.fields.Nested(TaskStateSchema, dump_only=True, metadata={
+        "description": "GET /orders/{uuid} on the instance the integration runs beside: the order's sync state in the "
+                       "original task's names and codes (absent elsewhere)"})
 
 
 class OrderQueryArgsSchema(ma.Schema):
@@ -184,6 +201,10 @@ class SyncStatusSchema(ma.Schema):
         "description": "How many orders are in each sync state (NEW, UPD, DEL: waiting to be pushed; OK, "
                        "DEL_SYNCED: in agreement; COLLISION: waiting for a decision; ERROR: the peer refused a write)",
         "example": EXAMPLE_STATES})
+    task_states = ma.fields.List(ma.fields.Nested(TaskStateCountSchema), metadata={
+        "description": "The same counts in the original task's state table, every state ST_NEW=1 ... ST_SYNC=9 with "
+                       "its code (ST_ERROR_SYNCED and ST_SYNC are never held here: docs/two-way-sync.md)",
+        "example": EXAMPLE_TASK_STATES})
     open_collisions = ma.fields.Integer(metadata={"description": "Collisions waiting for a decision", "example": 1})
     last_round_at = ma.fields.String(allow_none=True, metadata={
         "description": "When the last round ended, ISO 8601 UTC; null before the first",

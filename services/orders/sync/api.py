@@ -23,6 +23,7 @@ from services.orders.schemas import (
     SyncStatusSchema,
 )
 from services.orders.sync import ledger as ledgers
+from services.orders.sync import task_states
 from shared.api import DATABASE_DOWN_MESSAGE, Blueprint, path_parameter
 from shared.auth import service_token_required
 from shared.redact import redact_url
@@ -45,6 +46,7 @@ def sync_status() -> dict:
                 "local_pending": counts["NEW"] + counts["UPD"] + counts["DEL"] + counts["ERROR"],
                 "seconds_since_last_success": None if age is None else round(age, 3)},
         "states": counts,
+        "task_states": task_states.task_state_counts(counts),
         "open_collisions": ledgers.open_collision_count(),
         "last_round_at": ledgers.get_value("last_round_at"),
         "last_success_at": last_success,
