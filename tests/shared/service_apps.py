@@ -13,6 +13,12 @@ TOKEN = "shared-suite-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def auth_for(service: str) -> dict:
+    """The write credentials a test client sends: the service token, except to the collector, which
+    refuses it (it is not an API key) and serves the loopback test client as an operator."""
+    return {} if service == "collector" else AUTH
+
+
 def service_config(service: str, database_url: str, tmp_path, redis_url: str, **overrides) -> dict:
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SERVICE_TOKEN": TOKEN,
               "VAR_DIR": tmp_path, "LOG_DIR": tmp_path / "log", "HTTP_RETRIES": 0, "REDIS_URL": redis_url}
