@@ -59,7 +59,8 @@ def test_json_nested_10000_deep_is_a_400_on_every_json_endpoint(make_app, servic
     operations = list(json_operations(client.get("/openapi.json").json))
     assert operations, f"{service} documents no JSON body"
     for method, url in operations:
-        response = client.open(url, method=method.upper(), data=DEEP, content_type="application/json", headers=auth_for(service))
+        response = client.open(url, method=method.upper(), data=DEEP, content_type="application/json",
+                               headers=auth_for(service))
         assert response.status_code == 400, (method, url, response.status_code, response.json)
         assert response.json.keys() >= HOUSE_SHAPE
         assert response.json["message"] == "The JSON body is nested too deeply to be read."
