@@ -73,6 +73,13 @@ class Runtime:
     def cancel_requested(self, task_id: str) -> bool:
         return bool(self.redis.exists(self.cancel_key(task_id)))
 
+    def schedule_paused_key(self, source_name: str) -> str:
+        """Set while an operator has paused the source's schedule (the console); the scheduler skips its fires."""
+        return f"{self.namespace}:schedule:paused:{source_name}"
+
+    def schedule_paused(self, source_name: str) -> bool:
+        return bool(self.redis.exists(self.schedule_paused_key(source_name)))
+
     def send(self, actor_name: str, *args, queue: str | None = None, delay_ms: int | None = None) -> None:
         """Enqueue a message for the actor `actor_name` on `queue` (default: the first of COLLECTOR_QUEUES)."""
         message = dramatiq.Message(queue_name=queue or self.config["COLLECTOR_QUEUES"][0], actor_name=actor_name,

@@ -25,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.collector import create_app, item_dumps, tasks
+from services.collector.runtime import runtime
 from services.collector.sources import SOURCES
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ def fire_source(name: str) -> None:
     trigger = CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
     try:
         app = _current["app"]
+        with app.app_context():
+            if runtime().schedule_paused(name):  # paused from the console (dashboard.py)
+                log.info("schedule of %s is paused: fire skipped", name)
+                return
         start_scheduled(app, name, dict(schedule.params), due_slot(trigger, app.config))
     except Exception:
         log.exception("scheduled start of %s failed", name)
