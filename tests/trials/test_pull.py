@@ -56,3 +56,18 @@ def test_pull_stops_on_quota_exceeded(app, runner, sandbox):
     result = runner.invoke(args=["pull"])
     assert result.exit_code == 1
     assert "code -10" in result.output
+
+
+def test_pull_reports_each_page_plainly_off_a_terminal_and_as_a_bar_on_one(app, runner, sandbox):
+    app.config.update(ODCLOUD_BASE_URL=sandbox.url + "/api", ODCLOUD_PER_PAGE=40)
+    plain = runner.invoke(args=["pull", "--snapshot-id", "plain"])
+    assert plain.exit_code == 0, plain.output
+    assert [line for line in plain.stderr.splitlines() if line.startswith("page ")] == [
+        "page 1/4: 40/145 trials received", "page 2/4: 80/145 trials received",
+        "page 3/4: 120/145 trials received", "page 4/4: 145/145 trials received"]
+
+    bar = runner.invoke(args=["pull", "--snapshot-id", "bar"], env={"TTY_COMPATIBLE": "1"})
+    assert bar.exit_code == 0, bar.output
+    assert "page 1/4:" not in bar.stderr
+    assert "145/145" in bar.stderr and "trials, page 4/4" in bar.stderr and "\x1b[" in bar.stderr
+    assert "received 145, created 0, updated 0, unchanged 145" in bar.stdout
