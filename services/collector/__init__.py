@@ -10,6 +10,7 @@ from services.collector.access import document_security, init_access
 from services.collector.actors import declare_actors
 from services.collector.api import blp
 from services.collector.api_items import blp as collected_items_blp
+from services.collector.api_labeling import blp as labeling_tasks_blp
 from services.collector.cli import collector_cli
 from services.collector.config import Config
 from services.collector.dashboard import dashboard
@@ -25,9 +26,10 @@ from shared.app import build_service_app
 
 
 def create_app(config=None) -> Flask:
+    api_blueprints = [blp, collected_items_blp, labeling_tasks_blp]   # labeling_tasks: /api/tasks/ (api_labeling.py)
     app, api = build_service_app(__name__, config, Config, db, migrate,
-                                 Path(__file__).parent / "migrations", [blp, collected_items_blp])
-    init_access(app, [blp, collected_items_blp])  # keys, roles, hosts, CSRF, CORS (access.py, SECURITY.md)
+                                 Path(__file__).parent / "migrations", api_blueprints)
+    init_access(app, api_blueprints)  # keys, roles, hosts, CSRF, CORS (access.py, SECURITY.md)
     document_security(api)
     app.register_blueprint(dashboard)
     app.register_blueprint(login_pages)  # the dashboard's login (login.py)

@@ -1,4 +1,4 @@
-"""The OpenAPI examples and documented parameters of the collector API (api.py, api_items.py),
+"""The OpenAPI examples and documented parameters of the collector API (api.py, api_items.py, api_labeling.py),
 kept here so that the view modules read as views.
 
 The field-level examples are on the schemas themselves (schemas.py); these are the request
@@ -9,6 +9,7 @@ from __future__ import annotations
 from services.collector import items
 from services.collector.item_dumps import DUMP_NOT_QUEUED
 from services.collector.schemas import DUMP_ID as DUMP_ID_EXAMPLE
+from services.collector.schemas import LABELING_TASK_ID as LABELING_TASK_ID_EXAMPLE
 from services.collector.schemas import RULES, ItemSchema, LabeledRowSchema, LabelTableSampleSchema
 from services.collector.schemas import TASK_ID as TASK_ID_EXAMPLE
 from services.collector.sealing import NO_KEY_MESSAGE
@@ -98,3 +99,59 @@ REFUSED_SCHEME = "Scheme 'oracle' is not accepted; use postgresql, mysql, mariad
 DUMP_REFUSED = error_example(422, REFUSED_SCHEME, errors={"json": {"database_url": [REFUSED_SCHEME]}})
 DUMP_UNAVAILABLE = {"queue": {"summary": "Redis is down", "value": error_example(503, DUMP_NOT_QUEUED)},
                     "secret_key": SECRET_KEY_MISSING}
+
+# --- the labeling task API (/api/tasks/, api_labeling.py) --------------------------------------
+LABELING_TASK_ID = path_parameter("task_id", "The task's id: 32 hex digits, as create_task answered it (a dashed "
+                                             "UUID is accepted too)", LABELING_TASK_ID_EXAMPLE)
+LABELING_CREATE = {
+    "MODEL_TYPE": "keyword_model", "PREDICT_TYPE": "author_name", "START_TIME": "2020-01-01", "END_TIME": "2021-01-01",
+    "PATTERN": {"beauty": ["makeup", "skincare"], "pets": ["cat", "dog"]},
+    "INPUT_SCHEMA": "wh_tiktok", "INPUT_TABLE": "ts_page_content", "OUTPUT_SCHEMA": "audience_result",
+    "COUNTDOWN": 5, "QUEUE": "queue1",
+    "SITE_CONFIG": {"host": "10.0.3.17", "port": 3306, "user": "analyst", "password": "s3cret-password",
+                    "db": "wh_tiktok", "charset": "utf8mb4"}}
+LABELING_POST_BODY = {
+    "description": "create_task (upper-case keys, as the original documents them) or abort_task ({\"TASK_ID\"}: the "
+                   "body tells them apart). Schemas: LabelingTaskCreate, LabelingTaskAbort",
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object"}, "examples": {
+        "create_task": {"summary": "create_task: label a year of TikTok authors by name (MySQL)",
+                        "value": LABELING_CREATE},
+        "create_task_rule_model": {"summary": "create_task: regex rules on the post text, PostgreSQL, own columns",
+                                   "value": {**LABELING_CREATE, "MODEL_TYPE": "rule_model", "PREDICT_TYPE": "content",
+                                             "PATTERN": {"question": "[?？]\\s*$", "price": "가격|비[싸쌌]"},
+                                             "INPUT_SCHEMA": "public", "OUTPUT_SCHEMA": "labels",
+                                             "CONTENT_COLUMN": "body", "TIME_COLUMN": "posted_at",
+                                             "SITE_CONFIG": {**LABELING_CREATE["SITE_CONFIG"], "port": 5432,
+                                                             "db": "posts", "driver": "postgresql"}}},
+        "abort_task": {"summary": "abort_task", "value": {"TASK_ID": LABELING_TASK_ID_EXAMPLE}}}}}}
+LABELING_ECHO = {"model_type": "keyword_model", "predict_type": "author_name", "start_time": "2020-01-01",
+                 "end_time": "2021-01-01", "target_schema": "wh_tiktok", "target_table": "ts_page_content",
+                 "output_schema": "audience_result", "output_table": "ts_page_content_output",
+                 "prod_table": "ts_page_content_prod", "countdown": 5, "queue": "queue1",
+                 "columns": {"id": "id", "content": "content", "author_name": "author_name",
+                             "created_at": "created_at"},
+                 "site_config": {**LABELING_CREATE["SITE_CONFIG"], "password": "***", "driver": "mysql"},
+                 "date_range": "2020-01-01 - 2021-01-01", "task_id": LABELING_TASK_ID_EXAMPLE}
+LABELING_POST_ANSWERS = {
+    "create_task": {"summary": "create_task: the task echoed (password masked), with its id",
+                    "value": {"error_code": 200, "error_message": LABELING_ECHO}},
+    "abort_task": {"summary": "abort_task: a running task stops at its next chunk",
+                   "value": {"error_code": 200, "error_message": "successfully send break status to task "
+                                                                  f"{LABELING_TASK_ID_EXAMPLE} in state STARTED"}}}
+
+
+def labeling_error(status: int, message: str, **extra) -> dict:
+    """An error of the labeling task API: the original's envelope, the house error fields beside it."""
+    return {"error_code": status, "error_message": message, **error_example(status, message, **extra)}
+
+
+LABELING_INVALID = labeling_error(422, "Invalid task: PATTERN, SITE_CONFIG.", errors={"json": {
+    "PATTERN": {"beauty": ["must be a non-empty list of keywords"]},
+    "SITE_CONFIG": ["The host is not allowed (COLLECTOR_OUTBOUND_ALLOW)."]}})
+LABELING_NO_TASK = labeling_error(404, f"Task {LABELING_TASK_ID_EXAMPLE} not found.")
+LABELING_FINISHED = labeling_error(409, f"Task {LABELING_TASK_ID_EXAMPLE} is already SUCCESS; nothing to abort.")
+LABELING_UNAVAILABLE = labeling_error(503, NOT_QUEUED_MESSAGE)
+LABELING_SAMPLE = {"error_code": 200, "error_message": {
+    "task_id": LABELING_TASK_ID_EXAMPLE, "stat": "STARTED", "table": f"lt_stage_{LABELING_TASK_ID_EXAMPLE}",
+    "count": 5000, "data": LABEL_TABLE_SAMPLE["data"]}}

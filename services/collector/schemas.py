@@ -2,6 +2,8 @@
 sources/*: each source declares its `params_schema`, merged with `CommonStartSchema` in tasks.py)."""
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import marshmallow as ma
 from marshmallow import fields
 
@@ -310,3 +312,219 @@ class LabelTableSampleSchema(ma.Schema):
                                     "example": "comments_labels"})
     count = fields.Integer(metadata={"description": "Rows labeled so far", "example": 1200})
     data = fields.List(fields.Nested(LabeledRowSchema))
+
+
+# --- the labeling task API (/api/tasks/, api_labeling.py): the original clients' upper-case bodies ---
+LABELING_TASK_ID = "8fec5762412c11ec836d04ea56825baa"   # the document's example: a uuid without dashes
+SQL_NAME = {"pattern": TABLE_NAME.pattern}
+STATS = ("PENDING", "STARTED", "SUCCESS", "FAILURE", "REVOKED")
+
+
+def _sql_name(value: str) -> None:
+    if not TABLE_NAME.match(value):
+        raise ma.ValidationError("Not a plain SQL name: 1 to 63 letters, digits or underscores, not starting "
+                                 "with a digit.")
+
+
+class TimeBound(fields.String):
+    """START_TIME / END_TIME as the document writes them ("2020-01-01"), or an ISO 8601 date and time;
+    kept as given (the answer echoes it), checked to parse."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        for parse in (date.fromisoformat, datetime.fromisoformat):
+            try:
+                parse(text.replace("Z", "+00:00"))
+                return text
+            except ValueError:
+                continue
+        raise ma.ValidationError("Not a date (YYYY-MM-DD) or an ISO 8601 date and time.")
+
+
+class SiteConfigSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    host = fields.String(required=True, validate=ma.validate.Length(min=1, max=253), metadata={
+        "description": "The database server (must be allowed by COLLECTOR_OUTBOUND_ALLOW)", "example": "10.0.3.17"})
+    port = fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=65535), metadata={
+        "description": "Default 3306 (MySQL/MariaDB) or 5432 (PostgreSQL)", "example": 3306})
+    user = fields.String(required=True, validate=ma.validate.Length(min=1, max=128), metadata={"example": "analyst"})
+    password = fields.String(load_default="", load_only=True, validate=ma.validate.Length(max=256), metadata={
+        "description": "Kept encrypted; masked in every answer", "example": "s3cret-password"})
+    db = fields.String(load_default=None, validate=_sql_name, metadata={
+        "description": "MySQL/MariaDB: the default for INPUT_SCHEMA. PostgreSQL: the database (INPUT_SCHEMA and "
+                       "OUTPUT_SCHEMA are schemas in it)", "example": "wh_tiktok"})
+    charset = fields.String(load_default=None, validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$"), metadata={
+        "description": "MySQL/MariaDB connection charset (ignored for PostgreSQL)", "example": "utf8mb4"})
+    driver = fields.String(load_default="mysql", validate=ma.validate.OneOf(("mysql", "mariadb", "postgresql")),
+                           metadata={"description": "Not in the original document: mysql (default), mariadb or "
+                                                    "postgresql", "example": "mysql"})
+
+
+class LabelingTaskCreateSchema(ma.Schema):
+    """create_task's body, upper-case keys as documented; the optional column keys are ours."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    MODEL_TYPE = fields.String(required=True, validate=ma.validate.OneOf(("keyword_model", "rule_model")), metadata={
+        "description": 'keyword_model: PATTERN {"<label>": ["<keyword>", ...]} (case-insensitive substrings); '
+                       'rule_model: PATTERN {"<label>": "<regular expression>"} (RE2: linear time, no '
+                       'backreferences or lookaround)', "example": "keyword_model"})
+    PREDICT_TYPE = fields.String(required=True, validate=ma.validate.OneOf(("content", "author_name", "author")),
+                                 metadata={"description": "Which column the rules read: content (the post text) or "
+                                                          "author_name (the author's name; author is the same)",
+                                           "example": "author_name"})
+    START_TIME = TimeBound(required=True, metadata={
+        "description": "START_TIME <= created_at; a date or an ISO date and time (without an offset: compared with "
+                       "the column as stored)", "example": "2020-01-01"})
+    END_TIME = TimeBound(required=True, metadata={"description": "created_at < END_TIME", "example": "2021-01-01"})
+    PATTERN = fields.Dict(required=True, metadata={"description": "The labels and their rules (see MODEL_TYPE)",
+                                                   "example": {"beauty": ["makeup", "skincare"]}})
+    INPUT_SCHEMA = fields.String(load_default=None, validate=_sql_name, metadata={
+        "description": "The database holding INPUT_TABLE (PostgreSQL: a schema of SITE_CONFIG.db); default "
+                       "SITE_CONFIG.db", "example": "wh_tiktok"})
+    INPUT_TABLE = fields.String(required=True, validate=_sql_name, metadata={"example": "ts_page_content"})
+    OUTPUT_SCHEMA = fields.String(load_default=None, validate=_sql_name, metadata={
+        "description": "Where the output and production tables are written; default INPUT_SCHEMA",
+        "example": "audience_result"})
+    OUTPUT_TABLE = fields.String(load_default=None, validate=_sql_name, metadata={
+        "description": "Ours: the output table, one row per row read (id, labels, matched_terms, labeled_at); "
+                       "default <INPUT_TABLE>_output", "example": "ts_page_content_output"})
+    PROD_TABLE = fields.String(load_default=None, validate=_sql_name, metadata={
+        "description": "Ours: the production table dump_result writes; default <INPUT_TABLE>_prod",
+        "example": "ts_page_content_prod"})
+    COUNTDOWN = fields.Float(load_default=0, validate=ma.validate.Range(min=0, max=MAX_COUNTDOWN), metadata={
+        "description": "Seconds before the task may start", "example": 5})
+    QUEUE = fields.String(load_default=None, validate=ma.validate.Length(min=1, max=100), metadata={
+        "description": "Any name, echoed as given; the task runs on that queue if it is one of COLLECTOR_QUEUES, "
+                       "else on the first (default) queue", "example": "queue1"})
+    SITE_CONFIG = fields.Nested(SiteConfigSchema, required=True)
+    ID_COLUMN = fields.String(load_default="id", validate=_sql_name, metadata={
+        "description": "Ours: the input's unique row id (indexed)", "example": "id"})
+    CONTENT_COLUMN = fields.String(load_default="content", validate=_sql_name, metadata={
+        "description": "Ours: the post text (read when PREDICT_TYPE is content)", "example": "content"})
+    AUTHOR_COLUMN = fields.String(load_default="author_name", validate=_sql_name, metadata={
+        "description": "Ours: the author's name (read when PREDICT_TYPE is author_name; the production table's "
+                       "author)", "example": "author_name"})
+    TIME_COLUMN = fields.String(load_default="created_at", validate=_sql_name, metadata={
+        "description": "Ours: the date/time column START_TIME and END_TIME bound", "example": "created_at"})
+
+
+class LabelingTaskAbortSchema(ma.Schema):
+    TASK_ID = fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "The task to abort", "example": LABELING_TASK_ID})
+
+
+class LabelingTaskEchoSchema(ma.Schema):
+    model_type = fields.String(metadata={"example": "keyword_model"})
+    predict_type = fields.String(metadata={"description": "As given", "example": "author_name"})
+    start_time = fields.String(metadata={"example": "2020-01-01"})
+    end_time = fields.String(metadata={"example": "2021-01-01"})
+    target_schema = fields.String(metadata={"description": "INPUT_SCHEMA", "example": "wh_tiktok"})
+    target_table = fields.String(metadata={"description": "INPUT_TABLE", "example": "ts_page_content"})
+    output_schema = fields.String(metadata={"example": "audience_result"})
+    output_table = fields.String(metadata={"example": "ts_page_content_output"})
+    prod_table = fields.String(metadata={"example": "ts_page_content_prod"})
+    countdown = fields.Float(metadata={"example": 5})
+    queue = fields.String(allow_none=True, metadata={"description": "As given", "example": "queue1"})
+    columns = fields.Dict(metadata={"description": "The input columns read",
+                                    "example": {"id": "id", "content": "content", "author_name": "author_name",
+                                                "created_at": "created_at"}})
+    site_config = fields.Dict(metadata={"description": "SITE_CONFIG, password masked",
+                                        "example": {"host": "10.0.3.17", "port": 3306, "user": "analyst",
+                                                    "password": "***", "db": "wh_tiktok", "charset": "utf8mb4",
+                                                    "driver": "mysql"}})
+    date_range = fields.String(metadata={"description": "<start_time> - <end_time>",
+                                         "example": "2020-01-01 - 2021-01-01"})
+    task_id = fields.String(metadata={"description": "32 hex digits", "example": LABELING_TASK_ID})
+
+
+class LabelingPostAnswerSchema(ma.Schema):
+    error_code = fields.Integer(metadata={"description": "200 (the original's envelope)", "example": 200})
+    error_message = fields.Raw(metadata={
+        "description": "create_task: the task echoed (LabelingTaskEcho: model_type, predict_type, start_time, "
+                       "end_time, target_schema, target_table, output_schema, output_table, prod_table, countdown, "
+                       "queue, columns, site_config, date_range, task_id); abort_task: \"successfully send break "
+                       "status to task <task_id> in state <stat>\"", "example": "successfully send break status "
+                       f"to task {LABELING_TASK_ID} in state STARTED"})
+
+
+class LabelingStatusSchema(ma.Schema):
+    task_id = fields.String(metadata={"description": "32 hex digits", "example": LABELING_TASK_ID})
+    stat = fields.String(metadata={"description": "PENDING (waiting, or its countdown), STARTED (labeling or "
+                                                  "dump_result running, or an abort on its way), SUCCESS, FAILURE, "
+                                                  "REVOKED (aborted)", "enum": list(STATS), "example": "SUCCESS"})
+    prod_stat = fields.String(allow_none=True, metadata={
+        "description": "The dump_result stage: pending (labeling first), running, finish, failed or revoked; null "
+                       "for a label_table task started without a production table", "example": "finish"})
+    model_type = fields.String(allow_none=True, metadata={"example": "rule_model"})
+    predict_type = fields.String(allow_none=True, metadata={"example": "content"})
+    date_range = fields.String(metadata={"example": "2021-01-01 - 2021-03-01"})
+    target_table = fields.String(metadata={"description": "The input table", "example": "wh_bbs_02"})
+    create_time = fields.String(metadata={"description": "When the task was created (UTC)",
+                                          "example": "2021-12-08T14:08:56"})
+    peak_memory = fields.Integer(allow_none=True, metadata={
+        "description": "The worker process's peak RSS in bytes, once the task has ended (null before)",
+        "example": 120586240})
+    length_receive_table = fields.Integer(metadata={"description": "Rows read from the input table so far",
+                                                    "example": 5760849})
+    length_output_table = fields.Integer(metadata={
+        "description": "Rows written to the output table (staged until the end): every row read, labeled or not",
+        "example": 5760849})
+    length_prod_table = fields.String(allow_none=True, metadata={
+        "description": "Rows in the production table (a string, as documented); null until dump_result has "
+                       "written it", "example": "109614"})
+    result = fields.String(allow_none=True, metadata={
+        "description": "Where the result is: <output schema>.<production table> once SUCCESS (the original's "
+                       "document leaves it undefined)", "example": "audience_result.wh_bbs_02_prod"})
+    uniq_source_author = fields.String(allow_none=True, metadata={
+        "description": "Distinct authors among the rows in range (a string, as documented)", "example": "228206"})
+    rate_of_label = fields.String(allow_none=True, metadata={
+        "description": "Percentage of the rows read that got at least one label, two decimals",
+        "example": "48.03"})
+    run_time = fields.Float(allow_none=True, metadata={"description": "Seconds since a worker started it (to its "
+                                                                      "end once ended)", "example": 33.9207})
+    check_point = fields.Dict(allow_none=True, metadata={
+        "description": "While not ended: where the job stands, as saved after each chunk (a re-run after a lost "
+                       "worker resumes there): stage, last_id, rows_done, rows_total, attempt; null once ended",
+        "example": None})
+    error_message = fields.String(allow_none=True, metadata={"description": "Why it failed (password masked)",
+                                                             "example": None})
+
+
+class LabelingStatusAnswerSchema(ma.Schema):
+    error_code = fields.Integer(metadata={"example": 200})
+    error_message = fields.Nested(LabelingStatusSchema)
+
+
+class LabelingSampleQueryArgsSchema(ma.Schema):
+    size = fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=100), metadata={
+        "description": "Rows drawn at random", "example": 10})
+
+
+class LabelingSampleSchema(ma.Schema):
+    task_id = fields.String(metadata={"description": "32 hex digits", "example": LABELING_TASK_ID})
+    stat = fields.String(metadata={"enum": list(STATS), "example": "STARTED"})
+    table = fields.String(metadata={"description": "The staging table while the task runs, the output table after",
+                                    "example": "lt_stage_8fec5762412c11ec836d04ea56825baa"})
+    count = fields.Integer(metadata={"description": "Rows labeled so far", "example": 5000})
+    data = fields.List(fields.Nested(LabeledRowSchema))
+
+
+class LabelingSampleAnswerSchema(ma.Schema):
+    error_code = fields.Integer(metadata={"example": 200})
+    error_message = fields.Nested(LabelingSampleSchema)
+
+
+class LabelingErrorSchema(ma.Schema):
+    """The original's envelope for an error, with the house error fields beside it."""
+
+    error_code = fields.Integer(metadata={"description": "The HTTP status", "example": 422})
+    error_message = fields.String(metadata={"example": "Invalid task: PATTERN."})
+    code = fields.Integer(metadata={"example": 422})
+    status = fields.String(metadata={"example": "Unprocessable Entity"})
+    message = fields.String(metadata={"example": "Invalid task: PATTERN."})
+    errors = fields.Dict(metadata={"example": {"json": {"PATTERN": {"beauty": ["must be a non-empty list of "
+                                                                                   "keywords"]}}}})

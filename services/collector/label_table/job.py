@@ -1,5 +1,6 @@
 """The body of a label_table task: count the rows in range, label them chunk by chunk into a
-staging table, then swap it into the output table.
+staging table, optionally write the production table from it (the labeling task API's
+dump_result stage), then swap both into place in one atomic step.
 
 Rows are read by keyset paging on the id column (`id > last ORDER BY id LIMIT n`): one short
 query per chunk, never the whole table in memory, and no long-lived read that would block a
@@ -8,6 +9,7 @@ after a lost worker resumes there, on the same staging table.
 """
 from __future__ import annotations
 
+import json
 import logging
 
 from sqlalchemy import and_, distinct, func, select
@@ -31,6 +33,8 @@ class LabelingJob:
         self.scrub = databases.Scrubber(job.passwords)
         self.staging_name = staging.staging_name(ctx.task_id)
         self.staging_made = False
+        self.production_name = staging.production_staging_name(ctx.task_id)
+        self.production_made = False
 
     def run(self) -> dict:
         config = self.ctx.config
@@ -95,12 +99,86 @@ class LabelingJob:
             if len(rows) < self.chunk_rows:
                 break
             ctx.pace()
+        swaps = [(self.staging_name, job.output_table, staging.old_output_name(ctx.task_id))]
+        if job.production_table:   # the dump_result stage, before the swap: both tables change together
+            self._produce(reader, writer, target, id_column, author, state, stats)
+            swaps.append((self.production_name, job.production_table, staging.old_production_name(ctx.task_id)))
         ctx.checkpoint()          # the last moment a cancel still leaves the output table as it was
-        replaced = staging.swap_into(writer, self.staging_name, job.output_table,
-                                     staging.old_output_name(ctx.task_id))
-        ctx.log(f"{stats.items:,} rows labeled; {job.output_table} "
-                + ("replaced" if replaced else "created") + f" in {databases.where(job.output_url)}")
+        replaced = staging.swap_all(writer, swaps)
+        ctx.log(f"{stats.items:,} rows labeled; " + "; ".join(
+            f"{target_name} " + ("replaced" if was_there else "created")
+            for (_staging, target_name, _old), was_there in zip(swaps, replaced, strict=True))
+            + f" in {databases.where(job.output_url)}")
         return self._summary(stats, state)
+
+    def _produce(self, reader, writer, labeled_table, id_column, author, state: dict, stats: LabelStats) -> None:
+        """dump_result: the production table from the labeled rows (staging), with each row's author read
+        back from the input by id. Per row: one row per labeled row; per author: one row per author with a
+        label (their labels are kept in memory until written: one small dict per labeled author)."""
+        ctx, job = self.ctx, self.job
+        state.update(prod_stat="running", prod_rows=0)
+        ctx.save_state(state)
+        per_author = job.production_per == "author"
+        ctx.log(f"dump_result: writing {job.production_table}, one row per "
+                + ("author with a label" if per_author else "labeled row"))
+        table = staging.production_table(self.production_name, job.production_per,
+                                         isinstance(id_column.type, Integer))
+        self.production_made = True
+        staging.create(writer, table)
+        counts: dict[str, dict[str, int]] = {}       # author -> {label: their rows with it}
+        rows_of: dict[str, int] = {}
+        query = select(labeled_table.c.id, labeled_table.c.labels, labeled_table.c.matched_terms) \
+            .order_by(labeled_table.c.id).limit(self.chunk_rows)
+        last_id, written = None, 0
+        while True:
+            ctx.checkpoint()
+            with writer.connect() as connection:
+                rows = connection.execute(query if last_id is None
+                                          else query.where(labeled_table.c.id > last_id)).all()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            labeled = [(row_id, labels, _json(terms)) for row_id, labels, terms in
+                       ((row_id, _json(labels), terms) for row_id, labels, terms in rows) if labels]
+            names = self._authors(reader, id_column, author, [row_id for row_id, _, _ in labeled])
+            if per_author:
+                for row_id, labels, _terms in labeled:
+                    name = names.get(str(row_id))
+                    if name is None:
+                        continue           # no author to list the labels under
+                    rows_of[name] = rows_of.get(name, 0) + 1
+                    mine = counts.setdefault(name, {})
+                    for label in labels:
+                        mine[label] = mine.get(label, 0) + 1
+            else:
+                now = utcnow()
+                staging.insert(writer, table, [{"id": row_id, "author_name": names.get(str(row_id)), "labels": labels,
+                                                "matched_terms": terms, "produced_at": now}
+                                               for row_id, labels, terms in labeled])
+                written += len(labeled)
+            ctx.progress(stats.items, step=f"dump_result: {written if not per_author else len(counts):,} rows "
+                                           f"for {job.production_table}")
+            if len(rows) < self.chunk_rows:
+                break
+        if per_author:
+            now, order = utcnow(), self.rules.label_names
+            authors = [{"author_name": name, "labels": [label for label in order if label in mine],
+                        "label_counts": mine, "labeled_rows": rows_of[name], "produced_at": now}
+                       for name, mine in counts.items()]
+            for start in range(0, len(authors), self.chunk_rows):
+                ctx.checkpoint()
+                staging.insert(writer, table, authors[start:start + self.chunk_rows])
+            written = len(authors)
+        state.update(prod_rows=written)
+        ctx.save_state(state)
+
+    @staticmethod
+    def _authors(reader, id_column, author, ids: list) -> dict[str, str]:
+        if not ids:
+            return {}
+        with reader.connect() as connection:
+            found = connection.execute(select(id_column, author).where(id_column.in_(ids))).all()
+        return {str(row_id): str(name)[:255] for row_id, name in found if name is not None and str(name) != ""}
 
     def _prepare(self, reader, writer, target, table, in_range, author) -> dict:
         """Resume on the staging table a lost attempt left, or count the rows and start afresh."""
@@ -125,13 +203,14 @@ class LabelingJob:
         return state
 
     def _drop_staging(self, writer) -> None:
-        if not self.staging_made:
-            return
-        try:
-            staging.drop(writer, self.staging_name)
-        except Exception as exc:  # the task's own outcome matters more; say what is left
-            message = self.scrub(f"Could not drop the staging table {self.staging_name}: {databases.explain(exc)}")
-            log.warning("task %s: %s", self.ctx.task_id, message)
+        made = [name for name, was_made in ((self.staging_name, self.staging_made),
+                                             (self.production_name, self.production_made)) if was_made]
+        for name in made:
+            try:
+                staging.drop(writer, name)
+            except Exception as exc:  # the task's own outcome matters more; say what is left
+                message = self.scrub(f"Could not drop the staging table {name}: {databases.explain(exc)}")
+                log.warning("task %s: %s", self.ctx.task_id, message)
 
     def _summary(self, stats: LabelStats, state: dict) -> dict:
         return {
@@ -145,4 +224,11 @@ class LabelingJob:
             "rows_written": stats.items,
             "unique_authors": state.get("unique_authors"),
             "rate_of_label": stats.summary(self.rules)["rate_of_label"],
-        }
+        } | ({"production_table": self.job.production_table, "production_per": self.job.production_per,
+              "rows_in_production_table": state.get("prod_rows"), "prod_stat": "finish"}
+             if self.job.production_table else {})
+
+
+def _json(value):
+    # MariaDB's JSON is LONGTEXT underneath: read back, it may come as a string.
+    return json.loads(value) if isinstance(value, str) else value

@@ -38,8 +38,14 @@ def _slots(app) -> threading.BoundedSemaphore:
 
 
 def sample_response(task: Task, size: int):
+    return current_app.json.response(LabelTableSampleSchema().dump(sample_of(task, size)))
+
+
+def sample_of(task: Task, size: int) -> dict:
+    """The sample's body: {task_id, status, table, count, data}; aborts 502/503 when it cannot be read
+    (the labeling task API's result_sample answers the same rows in its own envelope)."""
     if task.started_at is None:  # pending, or cancelled before it started: no staging table, no output
-        return _response(task, staging.staging_name(task.id), 0, [])
+        return _body(task, staging.staging_name(task.id), 0, [])
     try:
         job = Job.from_sealed(unseal(current_app.config, task.secrets_sealed)[SEALED_JOB])
     except SealingUnavailable as exc:
@@ -57,12 +63,11 @@ def sample_response(task: Task, size: int):
         abort(502, message=scrub(f"Cannot read the sample from {databases.where(job.output_url)}: {said}"))
     finally:
         slots.release()
-    return _response(task, table, count, rows)
+    return _body(task, table, count, rows)
 
 
-def _response(task: Task, table: str, count: int, rows: list[dict]):
-    body = {"task_id": task.id, "status": task.status, "table": table, "count": count, "data": rows}
-    return current_app.json.response(LabelTableSampleSchema().dump(body))
+def _body(task: Task, table: str, count: int, rows: list[dict]) -> dict:
+    return {"task_id": task.id, "status": task.status, "table": table, "count": count, "data": rows}
 
 
 def _labeled_rows(job: Job, name: str, size: int) -> tuple[int, list[dict]]:

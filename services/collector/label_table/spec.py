@@ -72,6 +72,15 @@ class InputSchema(ma.Schema):
         "description": "Optional: counted for unique_authors"})
 
 
+class ProductionSchema(ma.Schema):
+    table = ma.fields.String(required=True, validate=_table_name, metadata={
+        "description": "The production table, in the output database, replaced with the output table when the job "
+                       "completes"})
+    per = ma.fields.String(load_default="row", validate=ma.validate.OneOf(("row", "author")), metadata={
+        "description": "row: one row per labeled input row (id, author_name, labels, matched_terms); author: one row "
+                       "per author with a label (author_name, labels, label_counts, rows)"})
+
+
 class OutputSchema(ma.Schema):
     database_url = DatabaseUrl(load_default=None, load_only=True, validate=ma.validate.Length(max=2000), metadata={
         "description": "Default: the input database"})
@@ -91,6 +100,11 @@ class LabelTableParamsSchema(RulesCheckedSchema):
         "description": 'Labeling rules: {"model": "keyword", "labels": {label: [keywords]}} or '
                        '{"model": "regex", "labels": {label: pattern}} (RE2 syntax)'})
     output = ma.fields.Nested(OutputSchema, required=True)
+    production = ma.fields.Nested(ProductionSchema, load_default=None, metadata={
+        "description": "Optional second stage (dump_result): the labeled output summarised into a production table; "
+                       "needs input.author_column"})
+    api_request = ma.fields.Dict(load_default=None, metadata={
+        "description": "Set by POST /api/tasks/ (the labeling task API): its body as echoed, password masked"})
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _consistent(self, data, **_):
@@ -101,6 +115,14 @@ class LabelTableParamsSchema(RulesCheckedSchema):
         if same_database and target["table"].lower() == source["table"].lower():
             raise ma.ValidationError({"table": ["Must differ from the input table: the output is replaced."]},
                                      "output")
+        production = data.get("production")
+        if production is not None:
+            if not source.get("author_column"):
+                raise ma.ValidationError("A production table needs input.author_column.", "production")
+            taken = {target["table"].lower()} | ({source["table"].lower()} if same_database else set())
+            if production["table"].lower() in taken:
+                raise ma.ValidationError({"table": ["Must differ from the output table and the input table."]},
+                                         "production")
 
     @ma.post_load
     def _seal_job(self, data, **_):
@@ -113,6 +135,7 @@ class LabelTableParamsSchema(RulesCheckedSchema):
             "start": _utc(data.pop("start")).isoformat(),
             "end": _utc(data.pop("end")).isoformat(),
             "rules": data.pop("rules"),
+            "production": data.pop("production"),
         }
         return data
 
@@ -132,6 +155,8 @@ class Job:
     start: datetime
     end: datetime
     rules: dict
+    production_table: str | None = None
+    production_per: str = "row"          # "row" or "author" (ProductionSchema)
 
     @classmethod
     def from_sealed(cls, sealed: dict) -> Job:
@@ -140,7 +165,9 @@ class Job:
                    table=source["table"], text_column=source["text_column"], id_column=source["id_column"],
                    time_column=source["time_column"], author_column=source.get("author_column"),
                    output_table=sealed["output_table"], start=datetime.fromisoformat(sealed["start"]),
-                   end=datetime.fromisoformat(sealed["end"]), rules=sealed["rules"])
+                   end=datetime.fromisoformat(sealed["end"]), rules=sealed["rules"],
+                   production_table=(sealed.get("production") or {}).get("table"),
+                   production_per=(sealed.get("production") or {}).get("per", "row"))
 
     @property
     def passwords(self) -> list[str]:

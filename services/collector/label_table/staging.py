@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Integer,
     MetaData,
     String,
     Table,
@@ -45,6 +46,47 @@ def staging_table(name: str, integer_ids: bool) -> Table:
         Column("matched_terms", JSON_COLUMN, nullable=False),
         Column("labeled_at", DateTime(timezone=True), nullable=False),
     )
+
+
+def production_staging_name(task_id: str) -> str:
+    return "lt_prod_" + task_id.replace("-", "")
+
+
+def old_production_name(task_id: str) -> str:
+    return "lt_oldprod_" + task_id.replace("-", "")
+
+
+def production_table(name: str, per: str, integer_ids: bool) -> Table:
+    """The dump_result stage's table. `row`: one row per labeled input row, with its author;
+    `author`: one row per author with a label, the union of their labels and how many rows earned each."""
+    if per == "author":
+        return Table(
+            name, MetaData(),
+            # No key: a case-insensitive collation (MySQL's default) would merge "Kim" and "kim".
+            Column("author_name", String(255), nullable=False),
+            Column("labels", JSON_COLUMN, nullable=False),          # in the rules' order
+            Column("label_counts", JSON_COLUMN, nullable=False),    # {label: rows of the author with it}
+            Column("labeled_rows", Integer, nullable=False),        # labeled rows of the author
+            Column("produced_at", DateTime(timezone=True), nullable=False),
+        )
+    return Table(
+        name, MetaData(),
+        Column("id", BigInteger() if integer_ids else String(255), primary_key=True, autoincrement=False),
+        Column("author_name", String(255)),
+        Column("labels", JSON_COLUMN, nullable=False),
+        Column("matched_terms", JSON_COLUMN, nullable=False),
+        Column("produced_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def insert(engine: Engine, table: Table, rows: list[dict]) -> None:
+    """Rows of a production table in one transaction (times naive UTC where the backend keeps no offset)."""
+    if not rows:
+        return
+    with engine.begin() as connection:
+        if connection.dialect.name != "postgresql":
+            rows = [{**row, "produced_at": row["produced_at"].replace(tzinfo=None)} for row in rows]
+        connection.execute(table.insert(), rows)
 
 
 def exists(engine_or_connection, name: str) -> bool:
@@ -95,18 +137,29 @@ def _copy(connection: Connection, table: Table, rows: list[LabeledRow], labeled_
 
 def swap_into(engine: Engine, staging: str, output: str, old: str) -> bool:
     """Make `staging` the `output` table in one atomic step; True if an existing output was replaced."""
+    return swap_all(engine, [(staging, output, old)])[0]
+
+
+def swap_all(engine: Engine, swaps: list[tuple[str, str, str]]) -> list[bool]:
+    """Make each (staging, target, old) `staging` the `target` table, all in one atomic step (the output and
+    the production table change together or not at all); for each, True if an existing target was replaced."""
     q = engine.dialect.identifier_preparer.quote
-    replacing = exists(engine, output)
+    replacing = [exists(engine, target) for _staging, target, _old in swaps]
     backend = engine.dialect.name
     if backend in ("mysql", "mariadb"):
+        pairs = []
+        for (staging, target, old), replaced in zip(swaps, replacing, strict=True):
+            pairs += ([f"{q(target)} TO {q(old)}"] if replaced else []) + [f"{q(staging)} TO {q(target)}"]
         with engine.begin() as connection:
-            pairs = ([f"{q(output)} TO {q(old)}"] if replacing else []) + [f"{q(staging)} TO {q(output)}"]
             connection.exec_driver_sql("RENAME TABLE " + ", ".join(pairs))
-        if replacing:
-            drop(engine, old)
+        for (_staging, _target, old), replaced in zip(swaps, replacing, strict=True):
+            if replaced:
+                drop(engine, old)
         return replacing
-    statements = ([f"ALTER TABLE {q(output)} RENAME TO {q(old)}"] if replacing else []) \
-        + [f"ALTER TABLE {q(staging)} RENAME TO {q(output)}"] + ([f"DROP TABLE {q(old)}"] if replacing else [])
+    statements = []
+    for (staging, target, old), replaced in zip(swaps, replacing, strict=True):
+        statements += ([f"ALTER TABLE {q(target)} RENAME TO {q(old)}"] if replaced else []) \
+            + [f"ALTER TABLE {q(staging)} RENAME TO {q(target)}"] + ([f"DROP TABLE {q(old)}"] if replaced else [])
     if backend == "sqlite":
         _sqlite_transaction(engine, statements)
     else:
