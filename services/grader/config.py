@@ -19,6 +19,14 @@ class Config(BaseConfig):
         # A watermark position later than now plus this many seconds is refused (422): clocks drift a little,
         # a position in the future would stop the scheduled pull until then.
         self.GRADER_WATERMARK_MAX_SKEW_SECONDS = env.int("GRADER_WATERMARK_MAX_SKEW_SECONDS", 300)
+        # `flask pull` (services/grader/etl.py): the statistics API it reads, in windows, and its own log.
+        self.GRADER_API_URL = env.str("GRADER_API_URL", "")
+        self.GRADER_CLIENT = env.str("GRADER_CLIENT", "")
+        self.GRADER_CLIENT_KEY = env.str("GRADER_CLIENT_KEY", "")          # a secret: never logged
+        self.GRADER_WINDOW_MINUTES = env.int("GRADER_WINDOW_MINUTES", 60)
+        self.GRADER_ETL_WINDOW_ATTEMPTS = env.int("GRADER_ETL_WINDOW_ATTEMPTS", 3)
+        self.GRADER_ETL_RETRY_SECONDS = env.float("GRADER_ETL_RETRY_SECONDS", 5.0)
+        self.GRADER_ETL_LOG_DAYS = env.int("GRADER_ETL_LOG_DAYS", 3)
         # Google Sheets: a service-account JSON file (a secret: its path only, from the environment).
         self.GRADER_SHEETS_CREDENTIALS_FILE = env.str("GRADER_SHEETS_CREDENTIALS_FILE", "")
         self.GRADER_SHEETS_SPREADSHEET_ID = env.str("GRADER_SHEETS_SPREADSHEET_ID", "")
