@@ -1,4 +1,6 @@
 """Settings every gunicorn of `make up` shares; deploy/stack.py adds the address and the app."""
+from pathlib import Path
+
 workers = 2
 threads = 4
 accesslog = "-"
@@ -11,3 +13,26 @@ logger_class = "deploy.access_log.RedactingLogger"
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def on_starting(server):
+    """/metrics (shared/metrics.py) in prometheus_client's multiprocess mode: every worker writes its
+    figures to var/metrics/gunicorn-<address>/ (emptied at each start), and any worker serves the sum."""
+    import os
+    import shutil
+
+    from shared.config import REPO_ROOT, Environment
+
+    var = Path(Environment().str("VAR_DIR", str(REPO_ROOT / "var")))
+    address = "-".join(server.cfg.bind).replace(":", "-").replace("/", "_")
+    directory = var / "metrics" / f"gunicorn-{address}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # read by prometheus_client in each worker
+
+
+def child_exit(server, worker):
+    """A worker that exits: its live gauges leave the sum (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -12,7 +12,8 @@ from flask_sqlalchemy import SQLAlchemy
 from shared import health
 from shared.api import Api, ReadableJSONProvider, ServiceRequest, create_api, refuse_oversized_body
 from shared.db import init_db
-from shared.logs import configure_logging
+from shared.logs import configure_logging, init_request_ids
+from shared.metrics import init_metrics
 
 
 def load_config(app: Flask, config, config_class) -> None:
@@ -38,8 +39,10 @@ def build_service_app(
     app.request_class = ServiceRequest  # deep JSON is a 400 (shared/api.py)
     load_config(app, config, config_class)
     configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
-                      app.config["LOG_RETENTION_DAYS"])
+                      app.config["LOG_RETENTION_DAYS"], app.config.get("LOG_FORMAT", "text"))
+    init_request_ids(app)
     init_db(app, db, migrate, migrations_dir)
+    init_metrics(app)  # first: its clock starts before any other hook may answer (e.g. a 413)
     app.before_request(refuse_oversized_body)  # MAX_CONTENT_LENGTH, before any other hook reads the body
     health.add_check(app, "database", health.database_check)
     api = create_api(app)

@@ -106,6 +106,10 @@ class BaseConfig:
         self.VAR_DIR = Path(env.str("VAR_DIR", str(REPO_ROOT / "var")))
         self.LOG_DIR = Path(env.str("LOG_DIR", str(self.VAR_DIR / "log")))
         self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+        # text (the default) or json: one JSON object a line (shared/logs.py).
+        self.LOG_FORMAT = env.str("LOG_FORMAT", "text").lower()
+        if self.LOG_FORMAT not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {self.LOG_FORMAT!r}")
         self.LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", 3)
         self.SQLALCHEMY_DATABASE_URI = env.str(
             f"{prefix}_DATABASE_URL", sqlite_url(self.SERVICE_NAME, self.VAR_DIR)

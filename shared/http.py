@@ -2,6 +2,7 @@
 with backoff, and optionally every connection pinned to one checked address.
 
 Retried: connection errors, read timeouts, 429 (honouring `Retry-After`) and 5xx.
+Every call made while a request (or a collector task) runs carries its `X-Request-ID`.
 Not retried: any other 4xx. Callers that need to see the final 429/5xx get the
 response back (`raise_on_status=False`) and decide.
 
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
+
+from shared.logs import REQUEST_ID_HEADER, current_request_id
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # An upstream answering `Retry-After: 86400` must not park a worker thread for a day.
@@ -100,6 +104,11 @@ class HttpSession(requests.Session):
     def request(self, method, url, **kwargs):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        request_id = current_request_id()
+        if request_id:  # the request (or task) this call is made for: the next service logs the same id
+            headers = CaseInsensitiveDict(kwargs.get("headers") or {})
+            headers.setdefault(REQUEST_ID_HEADER, request_id)
+            kwargs["headers"] = headers
         return super().request(method, url, **kwargs)
 
 

@@ -2,19 +2,84 @@
 
 Every line passes through the redactor, so a secret that reaches a log call
 (a database URL with its password, a key in a query string) is masked.
+LOG_FORMAT=text (the default) writes `time LEVEL [service request-id] logger: message`;
+LOG_FORMAT=json one JSON object a line (time, level, service, logger, message, request_id, exc_info).
+
+The request id: taken from a request's `X-Request-ID` (when it is a short plain token) or made up,
+echoed in the response, kept in a context variable for the request's log lines, and sent on by
+shared/http.py's session on every call the request makes; the collector's messages carry it to
+the task's worker (services/collector/broker.py).
 """
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from flask import Flask, g, request
 
 from shared.redact import redact_text
 
 FORMAT = "%(asctime)s %(levelname)s [%(service)s] %(name)s: %(message)s"
+LOG_FORMATS = ("text", "json")
+REQUEST_ID_HEADER = "X-Request-ID"
+# What a client may choose as its request id: anything else (a newline, 10 kB) is replaced by one of ours.
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request (or task message) this code runs for, if any."""
+    return _request_id.get()
+
+
+@contextmanager
+def request_id_scope(request_id: str | None) -> Iterator[None]:
+    """Run a block (e.g. a worker's message) under `request_id`."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def accepted_request_id(value: str | None) -> str:
+    """The client's id when it is a plain token, else a new one."""
+    return value if value and REQUEST_ID_PATTERN.match(value) else uuid.uuid4().hex
+
+
+def _begin_request() -> None:
+    request_id = accepted_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.request_id = request_id
+    g.request_id_token = _request_id.set(request_id)
+
+
+def _echo_request_id(response):
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _end_request(exc=None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        _request_id.reset(token)
+
+
+def init_request_ids(app: Flask) -> None:
+    """Give every request of `app` an id (see the module's docstring)."""
+    app.before_request(_begin_request)
+    app.after_request(_echo_request_id)
+    app.teardown_request(_end_request)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -23,8 +88,30 @@ class RedactingFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        record.service = self.service
+        request_id = current_request_id()
+        record.service = f"{self.service} {request_id}" if request_id else self.service
         return redact_text(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; every text field redacted as the text lines are."""
+
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname, "service": self.service, "logger": record.name,
+                "message": redact_text(record.getMessage())}
+        request_id = current_request_id()
+        if request_id:
+            line["request_id"] = request_id
+        if record.exc_info:
+            line["exc_info"] = redact_text(self.formatException(record.exc_info))
+        elif record.exc_text:
+            line["exc_info"] = redact_text(record.exc_text)
+        return json.dumps(line, ensure_ascii=False)
 
 
 class DailyFileHandler(logging.Handler):
@@ -88,13 +175,24 @@ class DailyFileHandler(logging.Handler):
         super().close()
 
 
-def configure_logging(service: str, log_dir: Path, level: str = "INFO", keep_days: int = 3) -> None:
-    """Install this process's handlers on the root logger (replacing ones installed before)."""
+def configure_logging(service: str, log_dir: Path, level: str = "INFO", keep_days: int = 3,
+                      log_format: str = "text") -> None:
+    """Install this process's handlers on the root logger (replacing ones installed before).
+
+    A handler someone else put on the root that writes to this process's stdout or stderr is
+    removed too: Dramatiq's CLI installs one (`logging.basicConfig`) on the pipe it reads both
+    streams from, so with ours every worker line was written twice.
+    """
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_shared_logs", False)]:
-        root.removeHandler(handler)
-        handler.close()
-    formatter = RedactingFormatter(service)
+    streams = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
+    for handler in list(root.handlers):
+        ours = getattr(handler, "_shared_logs", False)
+        same_stream = type(handler) is logging.StreamHandler and id(getattr(handler, "stream", None)) in streams
+        if ours or same_stream:
+            root.removeHandler(handler)
+            if ours:
+                handler.close()
+    formatter = JsonFormatter(service) if log_format == "json" else RedactingFormatter(service)
     for handler in (logging.StreamHandler(sys.stdout), DailyFileHandler(log_dir, service, keep_days)):
         handler._shared_logs = True
         handler.setFormatter(formatter)
