@@ -10,7 +10,13 @@ from services.collector import items
 from services.collector.item_dumps import DUMP_NOT_QUEUED
 from services.collector.schemas import DUMP_ID as DUMP_ID_EXAMPLE
 from services.collector.schemas import LABELING_TASK_ID as LABELING_TASK_ID_EXAMPLE
-from services.collector.schemas import RULES, ItemSchema, LabeledRowSchema, LabelTableSampleSchema
+from services.collector.schemas import (
+    RULES,
+    ItemSchema,
+    LabeledRowSchema,
+    LabelingTaskCreateSchema,
+    LabelTableSampleSchema,
+)
 from services.collector.schemas import TASK_ID as TASK_ID_EXAMPLE
 from services.collector.sealing import NO_KEY_MESSAGE
 from services.collector.sources import SOURCES
@@ -114,7 +120,8 @@ LABELING_POST_BODY = {
     "description": "create_task (upper-case keys, as the original documents them) or abort_task ({\"TASK_ID\"}: the "
                    "body tells them apart). Schemas: LabelingTaskCreate, LabelingTaskAbort",
     "required": True,
-    "content": {"application/json": {"schema": {"type": "object"}, "examples": {
+    # The schema shown is create_task's (LabelingTaskCreate); abort_task's body is LabelingTaskAbort.
+    "content": {"application/json": {"schema": LabelingTaskCreateSchema, "examples": {
         "create_task": {"summary": "create_task: label a year of TikTok authors by name (MySQL)",
                         "value": LABELING_CREATE},
         "create_task_rule_model": {"summary": "create_task: regex rules on the post text, PostgreSQL, own columns",

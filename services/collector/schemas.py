@@ -400,7 +400,10 @@ class LabelingTaskCreateSchema(ma.Schema):
     QUEUE = fields.String(load_default=None, validate=ma.validate.Length(min=1, max=100), metadata={
         "description": "Any name, echoed as given; the task runs on that queue if it is one of COLLECTOR_QUEUES, "
                        "else on the first (default) queue", "example": "queue1"})
-    SITE_CONFIG = fields.Nested(SiteConfigSchema, required=True)
+    SITE_CONFIG = fields.Nested(SiteConfigSchema, required=True, metadata={
+        "description": "The MySQL/MariaDB (or PostgreSQL) server; the URL it makes is checked as label_table's are",
+        "example": {"host": "10.0.3.17", "port": 3306, "user": "analyst", "password": "s3cret-password",
+                    "db": "wh_tiktok", "charset": "utf8mb4"}})
     ID_COLUMN = fields.String(load_default="id", validate=_sql_name, metadata={
         "description": "Ours: the input's unique row id (indexed)", "example": "id"})
     CONTENT_COLUMN = fields.String(load_default="content", validate=_sql_name, metadata={
