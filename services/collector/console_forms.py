@@ -167,7 +167,10 @@ def read_body(fields: list[FormField], form) -> tuple[dict, dict[str, list[str]]
         if entry.widget == "fieldset":
             inner, inner_errors = read_body(entry.children, form)
             errors.update(inner_errors)
-            if inner or entry.required:
+            # An optional part (label_table's production) only when something in it differs from its defaults.
+            given = any(inner.get(child.name.rsplit(".", 1)[-1], child.default) != child.default
+                        for child in entry.children)
+            if entry.required or given:
                 body[entry.name.rsplit(".", 1)[-1]] = inner
             continue
         value, error = _value(entry, form)
