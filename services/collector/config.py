@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from services.collector.outbound import DEFAULT_ALLOW, OutboundPolicy
 from shared.config import BaseConfig, ConfigError
@@ -11,6 +12,8 @@ from shared.config import BaseConfig, ConfigError
 # The sources (sources/__init__.py) whose pacing COLLECTOR_PACING_<NAME> may override.
 PACED_SOURCES = ("trials", "grader", "babitalk", "gangnamunni", "naver", "label_table")
 DEFAULT_LABEL_TABLE_CHUNK_ROWS = 5000
+# COLLECTOR_BROKER_URL's schemes: Redis or RabbitMQ (broker.py builds the one it names).
+BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 
 
 class Config(BaseConfig):
@@ -35,6 +38,13 @@ class Config(BaseConfig):
         # Dramatiq: Redis key namespace (lets several stacks or tests share one Redis) and queues.
         self.COLLECTOR_NAMESPACE = env.str("COLLECTOR_NAMESPACE", "collector")
         self.COLLECTOR_QUEUES = env.list("COLLECTOR_QUEUES", ["default", "bulk"])  # the first is the default
+        # What carries the messages: empty for the Redis at REDIS_URL, another redis:// URL, or an amqp(s)://
+        # URL for RabbitMQ (its vhost is the stack's own: COLLECTOR_NAMESPACE names only Redis keys). The cancel
+        # flags, the cap's leases, pacing, heartbeats and the schedule store stay on REDIS_URL whichever it is.
+        self.COLLECTOR_BROKER_URL = env.str("COLLECTOR_BROKER_URL", "")
+        if self.COLLECTOR_BROKER_URL and urlsplit(self.COLLECTOR_BROKER_URL).scheme not in BROKER_SCHEMES:
+            # The value is not echoed: it may hold a password.
+            raise ConfigError("COLLECTOR_BROKER_URL must be empty, a redis:// or an amqp:// URL")
         # At most this many tasks run at once across every worker process (a Redis lease set).
         self.COLLECTOR_MAX_RUNNING = env.int("COLLECTOR_MAX_RUNNING", 10)
         # A task over the cap is re-queued after this many milliseconds (stays pending).

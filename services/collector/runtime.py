@@ -1,4 +1,6 @@
 """Per-app resources shared by the API, the worker and the scheduler: Redis, the broker, the cap.
+The broker (Redis or RabbitMQ, broker.py) carries messages only; the cancel flags, the cap's leases,
+pacing and the pause flags are keys in the Redis at REDIS_URL whichever broker it is.
 
 Messages are sent by actor name (`send`), so the layers that enqueue work (tasks, dumps) never
 import the actors; `actors.declare_actors` is handed in by `create_app` and runs once, when the
@@ -14,7 +16,7 @@ import dramatiq
 import redis
 from flask import Flask, current_app
 
-from services.collector.broker import redis_broker
+from services.collector.broker import message_broker
 from services.collector.limiter import LeaseLimiter
 from services.collector.pacing import SharedPacing
 
@@ -40,7 +42,9 @@ class Runtime:
     @cached_property
     def broker(self):
         with self._lock:
-            broker = redis_broker(self.config["REDIS_URL"], namespace=self.namespace, app=self.app)
+            # Redis, or RabbitMQ for an amqp:// COLLECTOR_BROKER_URL: messages only, the keys below stay on Redis.
+            broker = message_broker(self.config["COLLECTOR_BROKER_URL"], self.config["REDIS_URL"],
+                                    namespace=self.namespace, app=self.app)
             if self._declare_actors is not None:
                 self._declare_actors(broker, self.config)
             return broker

@@ -1,12 +1,14 @@
 """Cancel while pending, cancel while running, an upstream failure."""
 import requests
 
+from tests.support.brokers import over_every_broker
 from tests.support.collector import start, task_of, trials_count, wait_status
 from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 
 
+@over_every_broker
 def test_cancel_while_pending_means_it_never_runs(wired, client, worker):
     task_id = start(client, countdown=30)
     response = client.delete(f"{API}/task/{task_id}")
@@ -23,6 +25,7 @@ def test_cancel_while_pending_means_it_never_runs(wired, client, worker):
     assert done["status"] == "completed"
 
 
+@over_every_broker
 def test_cancel_while_running_stops_at_the_next_checkpoint(wired, client, worker, trials_service):
     wired.config["COLLECTOR_PACING_TRIALS"] = 60.0  # it waits a minute after each page unless cancelled
     worker(threads=2)

@@ -1,8 +1,10 @@
 """A trials collection end to end: API -> Redis -> worker thread -> odcloud sandbox -> trials service."""
 
+from tests.support.brokers import over_every_broker
 from tests.support.collector import start, trials_count, wait_status
 
 
+@over_every_broker
 def test_trials_collection_fills_the_trials_service(wired, client, worker, trials_service):
     worker(threads=2)
     task_id = start(client, per_page=40)

@@ -2,12 +2,14 @@
 from datetime import datetime, timedelta
 
 from services.collector.runtime import runtime
+from tests.support.brokers import over_every_broker
 from tests.support.collector import start, task_of, wait_status
 from tests.support.waiting import wait_for
 
 API = "/api/v1/async-collection"
 
 
+@over_every_broker
 def test_countdown_delays_the_start(wired, client, worker):
     worker(threads=1)
     task_id = start(client, countdown=2, per_page=100)
@@ -35,6 +37,7 @@ def test_queue_routing(wired, client, worker):
     assert wait_status(client, on_default, {"completed", "failed"})["status"] == "completed"
 
 
+@over_every_broker
 def test_twelve_tasks_never_more_than_ten_running(wired, client, worker):
     wired.config["COLLECTOR_PACING_TRIALS"] = 0.4
     worker(threads=12)  # more threads than the cap: the Redis lease set is what limits

@@ -27,7 +27,23 @@ def namespace(redis_url):
 
 
 @pytest.fixture
-def collector_config(migrated_database_for, redis_url, namespace, tmp_path):
+def message_broker(request, namespace):
+    """The config keys of the broker the app's messages travel on: Redis (none: the default) or, for a
+    test marked `@over_every_broker` (tests/support/brokers.py), RabbitMQ at TEST_AMQP_URL, on queues
+    named after this test's namespace and deleted (with their delay and dead-letter queues) afterwards."""
+    if getattr(request, "param", "redis") == "redis":
+        yield {}
+        return
+    from tests.support.brokers import AMQP_URL, delete_rabbitmq_queues, rabbitmq_queues, with_delay_and_dead_letters
+
+    queues = rabbitmq_queues(namespace)
+    yield {"COLLECTOR_BROKER_URL": AMQP_URL, **queues}
+    delete_rabbitmq_queues(AMQP_URL, with_delay_and_dead_letters(
+        [*queues["COLLECTOR_QUEUES"], queues["COLLECTOR_DUMP_QUEUE"]]))
+
+
+@pytest.fixture
+def collector_config(migrated_database_for, redis_url, namespace, message_broker, tmp_path):
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": migrated_database_for("collector"),
@@ -42,6 +58,7 @@ def collector_config(migrated_database_for, redis_url, namespace, tmp_path):
         "HTTP_RETRIES": 0,
         "COLLECTOR_PACING_TRIALS": 0.0,
         "COLLECTOR_CAP_RETRY_MS": 100,
+        **message_broker,
     }
 
 
