@@ -345,7 +345,9 @@ class SiteConfigSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    host = fields.String(required=True, validate=ma.validate.Length(min=1, max=253), metadata={
+    host = fields.String(required=True, validate=[ma.validate.Length(min=1, max=253), ma.validate.Regexp(
+        r"^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$",
+        error="A host name, an IPv4 address or an IPv6 address.")], metadata={
         "description": "The database server (must be allowed by COLLECTOR_OUTBOUND_ALLOW)", "example": "10.0.3.17"})
     port = fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=65535), metadata={
         "description": "Default 3306 (MySQL/MariaDB) or 5432 (PostgreSQL)", "example": 3306})
