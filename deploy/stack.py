@@ -91,7 +91,10 @@ PROCESSES = (
     Process("grader", gunicorn("services.grader:create_app()", "GRADER_PORT", "--timeout", "300")),
     Process("collector", gunicorn("services.collector:create_app()", "COLLECTOR_PORT")),
     Process("collector-worker", ("dramatiq", "services.collector.worker", "--processes", "1", "--threads", "10"),
-            env=(("dramatiq_worker_timeout", "{COLLECTOR_WORKER_POLL_MS}"),)),
+            env=(("dramatiq_worker_timeout", "{COLLECTOR_WORKER_POLL_MS}"),
+                 # Dramatiq's Prometheus middleware (services/collector/worker.py): its own metrics server.
+                 ("dramatiq_prom_host", "{BIND_HOST}"), ("dramatiq_prom_port", "{COLLECTOR_WORKER_METRICS_PORT}"),
+                 ("dramatiq_prom_db", "{METRICS_DIR}/collector-worker"))),
     Process("collector-scheduler", ("python", "-m", "services.collector.scheduler")),
     Process("orders-a", gunicorn("services.orders:create_app()", "ORDERS_A_PORT"), env=ORDERS_A),
     Process("orders-b", gunicorn("services.orders:create_app()", "ORDERS_B_PORT"), env=(("ORDERS_INSTANCE", "B"),)),
@@ -103,6 +106,8 @@ def placeholders(env: Environment, child_env: dict) -> dict[str, str]:
     values = {service.port_key: str(service.port(env)) for service in SERVICES}
     values["BIND_HOST"] = env.str("BIND_HOST", "127.0.0.1")
     values["COLLECTOR_WORKER_POLL_MS"] = env.str("COLLECTOR_WORKER_POLL_MS", "50")
+    values["COLLECTOR_WORKER_METRICS_PORT"] = env.str("COLLECTOR_WORKER_METRICS_PORT", "5106")
+    values["METRICS_DIR"] = str(VAR / "metrics")
     values["ORDERS_PEER_URL"] = env.str("ORDERS_PEER_URL", child_env["ORDERS_B_URL"])
     return values
 

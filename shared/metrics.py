@@ -11,21 +11,38 @@ services to an address only the monitoring can reach (BIND_HOST, loopback by def
 """
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
+from types import SimpleNamespace
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"  # a 404 for a URL no rule matches: one series, whatever the URL was
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-REQUESTS = Counter("http_requests_total", "HTTP requests answered",
-                   ["service", "method", "endpoint", "status"])
-LATENCY = Histogram("http_request_duration_seconds", "Time to answer an HTTP request, in seconds",
-                    ["service", "method", "endpoint"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+# prometheus_client picks its storage (one process, or files for several) when it is first imported,
+# so it is imported at the first request, never when a module is: the collector's worker imports
+# the app but serves no request, and Dramatiq's Prometheus middleware imports it after setting
+# PROMETHEUS_MULTIPROC_DIR to the folder its own metrics server reads.
+_metrics_lock = threading.Lock()
+
+
+@functools.cache
+def _build_instruments() -> SimpleNamespace:
+    from prometheus_client import Counter, Histogram
+
+    return SimpleNamespace(
+        requests=Counter("http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"]),
+        latency=Histogram("http_request_duration_seconds", "Time to answer an HTTP request, in seconds",
+                          ["service", "method", "endpoint"], buckets=BUCKETS))
+
+
+def _instruments() -> SimpleNamespace:
+    with _metrics_lock:  # built once, by one thread (a second registration would be refused)
+        return _build_instruments()
 
 
 def _start_timer() -> None:
@@ -38,13 +55,17 @@ def _record(response: Response) -> Response:
         return response
     service = current_app.config["SERVICE_NAME"]
     endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    REQUESTS.labels(service, request.method, endpoint, str(response.status_code)).inc()
-    LATENCY.labels(service, request.method, endpoint).observe(time.perf_counter() - started)
+    metrics = _instruments()
+    metrics.requests.labels(service, request.method, endpoint, str(response.status_code)).inc()
+    metrics.latency.labels(service, request.method, endpoint).observe(time.perf_counter() - started)
     return response
 
 
 def render_metrics() -> Response:
     """Every worker's figures when they share a PROMETHEUS_MULTIPROC_DIR, else this process's."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+    _instruments()  # the families are listed (with no samples yet) before the first request is counted
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # prometheus_client's own switch, read by it at import
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

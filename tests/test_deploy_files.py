@@ -73,6 +73,7 @@ def test_the_supervisor_config_runs_every_process_with_restarts():
 
     values = {service.port_key: str(5000 + n) for n, service in enumerate(SERVICES)}
     values |= {"BIND_HOST": "127.0.0.1", "COLLECTOR_WORKER_POLL_MS": "50", "ORDERS_PEER_URL": "http://127.0.0.1:5004"}
+    values |= {"COLLECTOR_WORKER_METRICS_PORT": "5106", "METRICS_DIR": "/srv/var/metrics"}
     config = RawConfigParser()
     config.read_string(supervisor_config(PROCESSES, values))
     programs = {section.split(":", 1)[1]: config[section] for section in config.sections()

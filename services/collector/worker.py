@@ -5,14 +5,8 @@ that builds the app and its broker at import time (the app-context middleware ne
 """
 from __future__ import annotations
 
-import os
-
 import dramatiq
-from dramatiq.middleware.prometheus import DB_PATH, Prometheus
-
-# Before prometheus_client is first imported (by the app's shared/metrics.py): this process's figures
-# go to the folder Dramatiq's metrics server (port dramatiq_prom_port, default 9191) reads them from.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH
+from dramatiq.middleware.prometheus import Prometheus
 
 from services.collector import create_app
 from services.collector.runtime import runtime
@@ -20,5 +14,7 @@ from services.collector.runtime import runtime
 app = create_app()
 with app.app_context():
     broker = runtime().broker  # declares the actors and the queues on it
-broker.add_middleware(Prometheus())  # messages by queue and actor, errors, retries, durations, in progress
+# Messages by queue and actor, errors, retries, durations, in progress, on its own server (dramatiq_prom_host,
+# dramatiq_prom_port, default 9191; files in dramatiq_prom_db). prometheus_client must not be imported before.
+broker.add_middleware(Prometheus())
 dramatiq.set_broker(broker)
