@@ -74,7 +74,7 @@ class PinnedAdapter(HTTPAdapter):
 class HttpSession(requests.Session):
     def __init__(self, timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
                  backoff_max: float = 30.0, user_agent: str | None = None,
-                 connect_timeout: float | None = None, pin_address: str | None = None):
+                 connect_timeout: float | None = None, pin_address: str | None = None, pool_maxsize: int = 16):
         super().__init__()
         # requests applies one number to the connect and to each read; a tuple keeps them apart.
         self.timeout = (min(timeout, MAX_CONNECT_TIMEOUT) if connect_timeout is None else connect_timeout, timeout)
@@ -92,9 +92,9 @@ class HttpSession(requests.Session):
             raise_on_status=False,
         )
         if pin_address is None:
-            adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+            adapter = HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize)
         else:
-            adapter = PinnedAdapter(pin_address, max_retries=retry, pool_maxsize=16)
+            adapter = PinnedAdapter(pin_address, max_retries=retry, pool_maxsize=pool_maxsize)
             self.trust_env = False   # no proxy, no .netrc: the connection goes to the pinned address only
         self.mount("http://", adapter)
         self.mount("https://", adapter)

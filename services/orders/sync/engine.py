@@ -13,11 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
 from services.orders import orders
-from services.orders.models import Order, SyncLedger, db
+from services.orders.models import CONTENT_FIELDS, Order, SyncLedger, db
 from services.orders.sync import ledger as ledgers
 from services.orders.sync.peer import PeerUnavailable
 from shared.timeutil import as_utc, utcnow
@@ -29,6 +30,17 @@ POLICIES = ("manual", "newest-wins")
 
 class StaleLocal(Exception):
     """A local write raced the integration; the change is retried next round."""
+
+
+class Pending(NamedTuple):
+    """One local change to send, and what the ledger knows of the order."""
+
+    uuid: str
+    version: int
+    content: dict
+    peer_version: int | None  # None: never synced, so a POST; else the If-Match of a PUT
+    known: bool  # the ledger has a row for it
+    earlier: tuple[int | None, str | None]  # a write of ours still unanswered from before (version, hash)
 
 
 @dataclass
@@ -142,10 +154,17 @@ class SyncEngine:
 
     # --- push ---------------------------------------------------------------------------
 
-    def dirty_orders(self) -> list[tuple[str, int, dict, SyncLedger | None]]:
-        """Local changes the peer has not got yet, oldest first (collisions and backed-off errors wait)."""
+    def dirty_orders(self) -> list[Pending]:
+        """Local changes the peer has not got yet, oldest first (collisions and backed-off errors wait).
+
+        One row per order (the order's primary key, outer-joined on the ledger's): a batch never
+        holds two writes of one order, so sending a batch in parallel cannot reorder them.
+        """
         stmt = (
-            select(Order, SyncLedger)
+            select(Order.uuid, Order.version, *(getattr(Order, name) for name in CONTENT_FIELDS),
+                   SyncLedger.uuid.label("ledger_uuid"), SyncLedger.peer_version, SyncLedger.pushing_version,
+                   SyncLedger.pushing_hash)
+            .select_from(Order)
             .outerjoin(SyncLedger, SyncLedger.uuid == Order.uuid)
             .where(or_(SyncLedger.uuid.is_(None), SyncLedger.local_version.is_(None),
                        SyncLedger.local_version != Order.version))
@@ -155,9 +174,9 @@ class SyncEngine:
             .order_by(Order.seq)
             .limit(self.page_size)
         )
-        rows = [(order.uuid, order.version, orders.content_of(order),
-                 None if ledger is None else ledger.peer_version)
-                for order, ledger in db.session.execute(stmt)]
+        rows = [Pending(row.uuid, row.version, {name: row._mapping[name] for name in CONTENT_FIELDS},
+                        row.peer_version, row.ledger_uuid is not None, (row.pushing_version, row.pushing_hash))
+                for row in db.session.execute(stmt)]
         db.session.rollback()  # no transaction stays open across the HTTP calls
         return rows
 
@@ -168,54 +187,48 @@ class SyncEngine:
             return
         # Every write is noted (one commit) before any is sent: an answer lost on the wire or
         # in a crash is then recognised later by the peer showing exactly that content.
-        known = self._ledgers([row[0] for row in dirty])
-        earlier = {uuid: ledgers.note_push(uuid, version, content, known.get(uuid))
-                   for uuid, version, content, _ in dirty}
+        ledgers.note_pushes((pending.uuid, pending.version, pending.content, pending.known) for pending in dirty)
         db.session.commit()
         outcomes = self._send_all(dirty)
-        known = self._ledgers([row[0] for row in dirty])
-        unavailable = None
-        for (uuid, version, content, _), outcome in zip(dirty, outcomes, strict=True):
+        # The ledger moves only for writes whose answer came back, all in the one commit below.
+        done, unavailable = [], None
+        for pending, outcome in zip(dirty, outcomes, strict=True):
             try:
                 if outcome is None or isinstance(outcome, PeerUnavailable):
                     unavailable = unavailable or outcome
                     continue
                 accepted, reply = outcome
                 if accepted:
-                    ledgers.record_synced(uuid, version, reply.body["version"], content["deleted"], known[uuid])
+                    done.append((pending.uuid, pending.version, reply.body["version"], pending.content["deleted"]))
                     report.pushed += 1
                 elif reply.status in (409, 412):
-                    self.reconcile(uuid, report, earlier[uuid])
+                    self.reconcile(pending.uuid, report, pending.earlier)
                 else:
                     message = reply.body.get("message") if isinstance(reply.body, dict) else None
-                    ledgers.record_error(uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
+                    ledgers.record_error(pending.uuid, f"peer answered {reply.status}: {message}", self.max_backoff)
                     report.errors += 1
             except PeerUnavailable as exc:
                 unavailable = unavailable or exc
+        ledgers.record_pushed(done)
         db.session.commit()
         if unavailable is not None:
             raise unavailable
 
-    @staticmethod
-    def _ledgers(uuids: list[str]) -> dict[str, SyncLedger]:
-        return {row.uuid: row for row in db.session.scalars(select(SyncLedger).where(SyncLedger.uuid.in_(uuids)))}
-
-    def _send(self, row, give_up: threading.Event):
+    def _send(self, row: Pending, give_up: threading.Event):
         """One POST or PUT: (accepted, reply), or PeerUnavailable, or None if not sent."""
         if give_up.is_set():
             return None
-        uuid, _version, content, peer_version = row
         try:
-            if peer_version is None:
-                reply = self.peer.create(uuid, content)
+            if row.peer_version is None:
+                reply = self.peer.create(row.uuid, row.content)
                 return reply.status == 201, reply
-            reply = self.peer.replace(uuid, content, peer_version)
+            reply = self.peer.replace(row.uuid, row.content, row.peer_version)
             return reply.status == 200, reply
         except PeerUnavailable as exc:
             give_up.set()  # the peer is away: do not knock on its door 500 times
             return exc
 
-    def _send_all(self, rows: list) -> list:
+    def _send_all(self, rows: list[Pending]) -> list:
         give_up = threading.Event()
         if self.push_concurrency <= 1 or len(rows) == 1:
             return [self._send(row, give_up) for row in rows]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, func, insert, select, update
 
 from services.orders import orders
 from services.orders.models import Collision, Order, SyncLedger, SyncValue, db
@@ -61,13 +63,43 @@ def record_synced(uuid: str, local_version: int | None, peer_version: int, delet
     return ledger
 
 
-def note_push(uuid: str, version: int, content: dict,
-              ledger: SyncLedger | None = None) -> tuple[int | None, str | None]:
-    """Remember the write about to be sent; returns the previous one still unanswered, if any."""
-    ledger = ledger or new_ledger(uuid)
-    previous = (ledger.pushing_version, ledger.pushing_hash)
-    ledger.pushing_version, ledger.pushing_hash = version, orders.content_hash(content)
-    return previous
+_LEDGER = SyncLedger.__table__
+# A push batch's bookkeeping, one executemany each instead of an ORM flush of 500 objects.
+_NOTE_PUSH = (update(_LEDGER).where(_LEDGER.c.uuid == bindparam("b_uuid"))
+              .values(pushing_version=bindparam("b_version"), pushing_hash=bindparam("b_hash")))
+_NEW_PUSH = insert(_LEDGER)
+_SYNCED = (update(_LEDGER).where(_LEDGER.c.uuid == bindparam("b_uuid"))
+           .values(local_version=bindparam("b_local"), peer_version=bindparam("b_peer"), state=bindparam("b_state"),
+                   last_error=None, attempts=0, next_retry_at=None, pushing_version=None, pushing_hash=None,
+                   updated_at=bindparam("b_now")))
+
+
+def note_pushes(batch: Iterable[tuple[str, int, dict, bool]]) -> None:
+    """Remember the writes about to be sent, (uuid, version, content, has a ledger row) each: the
+    write in flight, whose content the peer showing later proves it landed. Two statements."""
+    noted, new, stamp = [], [], utcnow()
+    for uuid, version, content, known in batch:
+        digest = orders.content_hash(content)
+        if known:
+            noted.append({"b_uuid": uuid, "b_version": version, "b_hash": digest})
+        else:
+            new.append({"uuid": uuid, "state": "NEW", "attempts": 0, "updated_at": stamp,
+                        "pushing_version": version, "pushing_hash": digest})
+    connection = db.session.connection()
+    if noted:
+        connection.execute(_NOTE_PUSH, noted)
+    if new:
+        connection.execute(_NEW_PUSH, new)
+
+
+def record_pushed(batch: Iterable[tuple[str, int, int, bool]]) -> None:
+    """`record_synced` for a batch of accepted writes (uuid, local version, peer version, deleted)."""
+    stamp = utcnow()
+    rows = [{"b_uuid": uuid, "b_local": local_version, "b_peer": peer_version,
+             "b_state": "DEL_SYNCED" if deleted else "OK", "b_now": stamp}
+            for uuid, local_version, peer_version, deleted in batch]
+    if rows:
+        db.session.connection().execute(_SYNCED, rows)
 
 
 def landed_write(ledger: SyncLedger | None, peer_content: dict, earlier: tuple | None = None) -> int | None:

@@ -22,13 +22,20 @@ class PeerReply:
 class HttpPeer:
     """The peer over HTTP. Writes carry the service token; a delete travels as a PUT."""
 
-    def __init__(self, base_url: str, token: str, timeout: float = 5.0, retries: int = 1):
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0, retries: int = 1, connections: int = 1):
         self.base_url = base_url.rstrip("/")
         # Few retries: the sync loop has its own backoff, and a retried write is harmless
-        # (POST is idempotent on uuid+content, PUT carries If-Match).
+        # (POST is idempotent on uuid+content, PUT carries If-Match). One kept-alive connection
+        # per concurrent push: a pool smaller than that would open and drop connections.
         self.session = HttpSession(timeout=timeout, retries=retries, backoff=0.1, backoff_max=1.0,
-                                   user_agent="orders-sync/1.0")
+                                   user_agent="orders-sync/1.0", pool_maxsize=max(connections, 1))
         self.session.headers["Authorization"] = f"Bearer {token}"
+        # requests reads the proxy variables (and ~/.netrc, whose entry would replace our token)
+        # again on every call, a third of a push's cost on the client: read them once, here.
+        settings = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies.update(settings["proxies"])
+        self.session.verify = settings["verify"]
+        self.session.trust_env = False
         self.writes = 0
 
     def __repr__(self) -> str:

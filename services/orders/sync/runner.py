@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def engine_from_config(config) -> SyncEngine:
     if not config["ORDERS_PEER_URL"]:
         raise SystemExit("ORDERS_PEER_URL is not set: the integration needs the peer's base URL.")
-    peer = HttpPeer(config["ORDERS_PEER_URL"], config["SERVICE_TOKEN"], timeout=config["ORDERS_SYNC_TIMEOUT"])
+    peer = HttpPeer(config["ORDERS_PEER_URL"], config["SERVICE_TOKEN"], timeout=config["ORDERS_SYNC_TIMEOUT"],
+                    connections=config["ORDERS_SYNC_PUSH_CONCURRENCY"])
     before_checkpoint = None
     if config["ORDERS_SYNC_FAULT"] == "crash-before-checkpoint":
         def before_checkpoint():
