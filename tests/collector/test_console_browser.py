@@ -207,7 +207,7 @@ def test_field_errors_sit_next_to_their_fields_and_schedules_pause(console, brow
     shot(browser, "09-schedules-paused")
     click(browser, f"{row} button.outline")  # Resume
     wait_for(lambda: "active" in text(browser, row), 15, what="the trials schedule resumed")
-    click(browser, f"{row} td.actions button:last-child")  # Run now
+    wait_for(lambda: native_click(browser, f"{row} button.run-now"), 15, what="the run-now button")
     wait_for(lambda: "/tasks/" in browser.current_url, 15, what="the run-now task page")
     browser.get(base + "/schedules")
     assert text(browser, f"{row} td:nth-of-type(3) .badge")  # its last run, with an outcome
