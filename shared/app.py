@@ -38,8 +38,9 @@ def build_service_app(
     app.json = ReadableJSONProvider(app)
     app.request_class = ServiceRequest  # deep JSON is a 400 (shared/api.py)
     load_config(app, config, config_class)
-    configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
-                      app.config["LOG_RETENTION_DAYS"], app.config.get("LOG_FORMAT", "text"))
+    if not app.config.get("LOG_KEEP_HANDLERS"):  # True when embedded in another app's process (a migration run)
+        configure_logging(app.config["SERVICE_NAME"], Path(app.config["LOG_DIR"]), app.config["LOG_LEVEL"],
+                          app.config["LOG_RETENTION_DAYS"], app.config.get("LOG_FORMAT", "text"))
     init_request_ids(app)
     init_db(app, db, migrate, migrations_dir)
     init_metrics(app)  # first: its clock starts before any other hook may answer (e.g. a 413)

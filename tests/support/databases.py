@@ -48,7 +48,9 @@ def migrate(service: str, url: str, var_dir: Path) -> None:
     """Bring the database at `url` to the head of `service`'s Alembic migrations, as
     `flask db upgrade` does in production."""
     app = importlib.import_module(f"services.{service}").create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "LOG_DIR": var_dir / "log", "VAR_DIR": var_dir})
+        # LOG_KEEP_HANDLERS: a migration run in the middle of a test must not take over the log
+        # files of the app under test (create_app would install its own handlers on the root logger).
+        {"SQLALCHEMY_DATABASE_URI": url, "LOG_DIR": var_dir / "log", "VAR_DIR": var_dir, "LOG_KEEP_HANDLERS": True})
     with app.app_context():
         flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
         app.extensions["sqlalchemy"].engine.dispose()
