@@ -93,7 +93,9 @@ def _message(client, namespace: str, queue: str, message_id: str) -> dict:
 
 def broker_workers() -> list[BrokerWorker]:
     rt = runtime()
-    client, namespace = rt.redis, rt.namespace
+    client, namespace = rt.broker_redis, rt.namespace
+    if client is None:
+        return []  # RabbitMQ: Dramatiq keeps no worker heartbeats there (the task heartbeats still show)
     timeout_ms = rt.broker.heartbeat_timeout
     now_ms = utcnow().timestamp() * 1000
     found = {}
@@ -129,13 +131,15 @@ class QueueState:
     ready: int
     delayed: int
     dead: int
-    in_flight: int
+    in_flight: int | None
 
 
 def queues() -> list[QueueState]:
     rt = runtime()
-    client, namespace = rt.redis, rt.namespace
+    client, namespace = rt.broker_redis, rt.namespace
     names = list(dict.fromkeys([*rt.config["COLLECTOR_QUEUES"], rt.config["COLLECTOR_DUMP_QUEUE"]]))
+    if client is None:  # RabbitMQ: its counts, without the messages workers hold (in flight: unknown)
+        return [QueueState(name, *rt.queue_counts(name), in_flight=None) for name in names]
     in_flight = dict.fromkeys(names, 0)
     for key in client.scan_iter(match=f"{namespace}:__acks__.*", count=500):
         queue = _text(key).rsplit(".", 1)[-1] if not _text(key).endswith(".DQ") else None

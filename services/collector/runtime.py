@@ -14,9 +14,11 @@ from functools import cached_property
 
 import dramatiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
 from flask import Flask, current_app
 
-from services.collector.broker import message_broker
+from services.collector.broker import is_rabbitmq, message_broker, rabbitmq_check
+from shared.health import add_check, redis_check
 from services.collector.limiter import LeaseLimiter
 from services.collector.pacing import SharedPacing
 
@@ -48,6 +50,17 @@ class Runtime:
             if self._declare_actors is not None:
                 self._declare_actors(broker, self.config)
             return broker
+
+    @property
+    def broker_redis(self) -> redis.Redis | None:
+        """The Redis holding the broker's own keys (queues, worker heartbeats, acks): REDIS_URL's, or a
+        redis:// COLLECTOR_BROKER_URL's; None on RabbitMQ, whose queues `queue_counts` reads."""
+        return self.broker.client if isinstance(self.broker, RedisBroker) else None
+
+    def queue_counts(self, queue: str) -> tuple[int, int, int]:
+        """RabbitMQ's count of messages ready on `queue`, its delay queue and its dead-letter queue (not
+        those a worker holds unacknowledged, delayed ones it waits on included)."""
+        return self.broker.get_queue_message_counts(queue)
 
     @cached_property
     def limiter(self) -> LeaseLimiter:
@@ -100,8 +113,18 @@ class Runtime:
         self.send(SEND_CALLBACK, task_id)
 
 
+def _rabbitmq_answers() -> None:
+    rabbitmq_check(current_app.config["COLLECTOR_BROKER_URL"], current_app.config["HEALTH_CHECK_TIMEOUT"])
+
+
 def init_runtime(app: Flask, declare_actors: Callable | None = None) -> Runtime:
     app.extensions[EXTENSION] = Runtime(app, declare_actors)
+    broker_url = app.config["COLLECTOR_BROKER_URL"]
+    # A broker besides REDIS_URL's Redis (which create_app checks): /health is 503 without it too.
+    if broker_url and is_rabbitmq(broker_url):
+        add_check(app, "rabbitmq", _rabbitmq_answers)
+    elif broker_url:
+        add_check(app, "broker", redis_check("COLLECTOR_BROKER_URL"))
     return app.extensions[EXTENSION]
 
 
