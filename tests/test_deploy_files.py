@@ -6,6 +6,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The containers from upstream images (the databases and the brokers), not from ours.
+INFRASTRUCTURE = {"postgres", "redis", "rabbitmq"}
 
 
 def stack_processes() -> set[str]:
@@ -29,7 +31,7 @@ def test_dependencies_exist_and_apps_are_built_from_one_image():
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
             assert dependency in services, f"{name} depends on unknown {dependency}"
-        if name not in {"postgres", "redis"}:
+        if name not in INFRASTRUCTURE:
             assert service["image"] == "flask-services:latest"
             assert service["build"]["dockerfile"] == "deploy/Dockerfile"
             assert service["command"]
@@ -169,7 +171,7 @@ def test_make_installs_from_the_dev_lock_without_resolving():
 # --- compose: every setting from .env ---------------------------------------------------------------
 def test_every_app_container_reads_the_env_file_and_no_url_points_at_its_own_loopback():
     for name, service in compose()["services"].items():
-        if name in {"postgres", "redis"}:
+        if name in INFRASTRUCTURE:
             continue
         assert service["env_file"] == "../.env", name
         environment = service.get("environment") or {}
@@ -204,4 +206,21 @@ def test_the_sandbox_runs_only_under_its_profile():
     services = compose()["services"]
     assert services["sandbox"]["profiles"] == ["sandbox"]
     assert "deploy.sandbox:create_app()" in services["sandbox"]["command"]
-    assert all("profiles" not in service for name, service in services.items() if name != "sandbox")
+    profiled = {name: service["profiles"] for name, service in services.items() if "profiles" in service}
+    assert profiled == {"sandbox": ["sandbox"], "rabbitmq": ["rabbitmq"]}
+
+
+def test_rabbitmq_is_the_collectors_broker_only_under_its_profile():
+    """Redis carries the messages unless .env's COLLECTOR_BROKER_URL names the rabbitmq service."""
+    services = compose()["services"]
+    rabbitmq = services["rabbitmq"]
+    assert rabbitmq["environment"]["RABBITMQ_DEFAULT_PASS"] == "${RABBITMQ_PASSWORD:-}"
+    assert rabbitmq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+    # The app containers wait for it when it runs, and start without it when it does not.
+    assert compose()["x-app"]["depends_on"]["rabbitmq"] == {"condition": "service_healthy", "required": False}
+    assert "COLLECTOR_BROKER_URL" not in compose()["x-app"]["environment"]  # .env's value, via env_file
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^COLLECTOR_BROKER_URL=$", example, re.MULTILINE)  # empty: Redis
+    vhost = rabbitmq["environment"]["RABBITMQ_DEFAULT_VHOST"]
+    user = rabbitmq["environment"]["RABBITMQ_DEFAULT_USER"]
+    assert f"amqp://{user}:<RABBITMQ_PASSWORD>@rabbitmq:5672/{vhost}" in example
