@@ -56,27 +56,47 @@ class Revision(db.Model):
 # The index behind `q` (free text over title, institution and department), which the models
 # cannot declare: on SQLite an FTS5 table with the trigram tokenizer, so that any substring of
 # 3 characters or more, Korean included, is an index lookup, kept in step with trials by triggers;
-# on PostgreSQL a pg_trgm GIN index per column, which ILIKE '%q%' uses as it is. The migration
-# 7c2e9a41f0b3 creates them; `create_all` (benchmarks, the shared suite) does the same below.
+# on PostgreSQL a pg_trgm GIN index per column, which ILIKE '%q%' uses as it is. The migrations
+# (7c2e9a41f0b3, then 5b8d3f6a2c71) create them; `create_all` (benchmarks, the shared suite) does
+# the same below.
+#
+# An FTS5 row is found by an integer rowid, and trials (primary key the text trial_id) has no
+# stable one: its implicit rowid may be renumbered by VACUUM, and is by a dump and restore or a
+# table rebuilt by INSERT ... SELECT. So the index keeps its own copy of the three columns, under
+# a rowid that trials_search_rowids hands each trial_id (an INTEGER PRIMARY KEY: kept as it is by
+# VACUUM, dumps and copies), and the triggers find a trial's row through its trial_id.
 SEARCH_COLUMNS = ("title", "institution", "department")
 SQLITE_SEARCH_TABLE = "trials_search"
+SQLITE_SEARCH_ROWIDS = "trials_search_rowids"
+_ROWID_OF = f"(SELECT id FROM {SQLITE_SEARCH_ROWIDS} WHERE trial_id = {{row}}.trial_id)"
 SQLITE_SEARCH_DDL = (
-    f"CREATE VIRTUAL TABLE {SQLITE_SEARCH_TABLE} USING fts5(title, institution, department, "
-    "content='trials', content_rowid='rowid', tokenize='trigram')",
-    f"CREATE TRIGGER trials_search_insert AFTER INSERT ON trials BEGIN "
-    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, title, institution, department) "
-    "VALUES (new.rowid, new.title, new.institution, new.department); END",
-    f"CREATE TRIGGER trials_search_delete AFTER DELETE ON trials BEGIN "
-    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, title, institution, department) "
-    "VALUES ('delete', old.rowid, old.title, old.institution, old.department); END",
-    "CREATE TRIGGER trials_search_update AFTER UPDATE OF title, institution, department ON trials "
-    "WHEN old.title IS NOT new.title OR old.institution IS NOT new.institution "
-    "OR old.department IS NOT new.department BEGIN "
-    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, title, institution, department) "
-    "VALUES ('delete', old.rowid, old.title, old.institution, old.department); "
-    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, title, institution, department) "
-    "VALUES (new.rowid, new.title, new.institution, new.department); END",
-    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}) VALUES ('rebuild')",
+    f"CREATE TABLE {SQLITE_SEARCH_ROWIDS} (id INTEGER PRIMARY KEY, trial_id VARCHAR(64) NOT NULL UNIQUE)",
+    f"CREATE VIRTUAL TABLE {SQLITE_SEARCH_TABLE} USING fts5(title, institution, department, tokenize='trigram')",
+    # The two deletes first clear what an INSERT OR REPLACE into trials left behind (its implicit
+    # delete fires no trigger), so that no conflict arises here whatever the outer statement's
+    # OR clause, which would override any given in this body.
+    "CREATE TRIGGER trials_search_insert AFTER INSERT ON trials BEGIN "
+    f"DELETE FROM {SQLITE_SEARCH_TABLE} WHERE rowid = {_ROWID_OF.format(row='new')}; "
+    f"DELETE FROM {SQLITE_SEARCH_ROWIDS} WHERE trial_id = new.trial_id; "
+    f"INSERT INTO {SQLITE_SEARCH_ROWIDS} (trial_id) VALUES (new.trial_id); "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, title, institution, department) "
+    f"SELECT id, new.title, new.institution, new.department FROM {SQLITE_SEARCH_ROWIDS} "
+    "WHERE trial_id = new.trial_id; END",
+    "CREATE TRIGGER trials_search_delete AFTER DELETE ON trials BEGIN "
+    f"DELETE FROM {SQLITE_SEARCH_TABLE} WHERE rowid = {_ROWID_OF.format(row='old')}; "
+    f"DELETE FROM {SQLITE_SEARCH_ROWIDS} WHERE trial_id = old.trial_id; END",
+    "CREATE TRIGGER trials_search_update AFTER UPDATE OF trial_id, title, institution, department ON trials "
+    "WHEN old.trial_id IS NOT new.trial_id OR old.title IS NOT new.title "
+    "OR old.institution IS NOT new.institution OR old.department IS NOT new.department BEGIN "
+    f"UPDATE {SQLITE_SEARCH_ROWIDS} SET trial_id = new.trial_id "
+    "WHERE trial_id = old.trial_id AND old.trial_id IS NOT new.trial_id; "
+    f"UPDATE {SQLITE_SEARCH_TABLE} SET title = new.title, institution = new.institution, "
+    f"department = new.department WHERE rowid = {_ROWID_OF.format(row='new')}; END",
+    # The trials already stored (none after `create_all`; all of them in the migration).
+    f"INSERT INTO {SQLITE_SEARCH_ROWIDS} (trial_id) SELECT trial_id FROM trials ORDER BY trial_id",
+    f"INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, title, institution, department) "
+    f"SELECT r.id, t.title, t.institution, t.department FROM trials AS t JOIN {SQLITE_SEARCH_ROWIDS} AS r "
+    "ON r.trial_id = t.trial_id",
 )
 POSTGRES_SEARCH_INDEXES = tuple(f"ix_trials_{column}_trgm" for column in SEARCH_COLUMNS)
 
@@ -107,7 +127,8 @@ def _create_search_index(_table, connection, **_kw) -> None:
 event.listen(Trial.__table__, "after_create", _create_search_index)
 # Alembic's autogenerate and the migrations-match-models test leave these alone (shared/migrations_env.py).
 db.metadata.info["unmodelled"] = {
-    SQLITE_SEARCH_TABLE, *(f"{SQLITE_SEARCH_TABLE}_{shadow}" for shadow in ("data", "idx", "docsize", "config")),
+    SQLITE_SEARCH_TABLE, SQLITE_SEARCH_ROWIDS,
+    *(f"{SQLITE_SEARCH_TABLE}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")),
     *POSTGRES_SEARCH_INDEXES,
 }
 

@@ -27,7 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.trials.models import CONTENT_FIELDS, SQLITE_SEARCH_TABLE, Revision, Snapshot, Trial, TrialChange, db
+from services.trials.models import (
+    CONTENT_FIELDS, SQLITE_SEARCH_ROWIDS, SQLITE_SEARCH_TABLE, Revision, Snapshot, Trial, TrialChange, db,
+)
 from services.trials.records import RecordError, normalise_record, record_id
 from shared.csvfile import csv_chunks
 from shared.db import take_write_lock
@@ -299,8 +301,10 @@ def text_matches(q: str, use_index: bool = True):
     if not use_index or len(q) < TRIGRAM or db.engine.dialect.name != "sqlite":
         return like
     phrase = '"' + q.replace('"', '""') + '"'
-    table = SQLITE_SEARCH_TABLE
-    indexed = text(f"trials.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH :phrase)")
+    # The index's rowids are its own (see models.py), mapped to trial ids by SQLITE_SEARCH_ROWIDS.
+    table, rowids = SQLITE_SEARCH_TABLE, SQLITE_SEARCH_ROWIDS
+    indexed = text(f"trials.trial_id IN (SELECT trial_id FROM {rowids} WHERE id IN "
+                   f"(SELECT rowid FROM {table} WHERE {table} MATCH :phrase))")
     return and_(indexed.bindparams(phrase=phrase), like)
 
 
