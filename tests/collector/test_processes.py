@@ -9,6 +9,7 @@ import requests
 from apscheduler.triggers.cron import CronTrigger
 
 from services.collector.scheduler import build_scheduler, start_scheduled
+from tests.support.brokers import over_every_broker
 from tests.support.collector import trials_count
 from tests.support.processes import REPO_ROOT, collector_worker, flask_app, free_port
 from tests.support.waiting import wait_for
@@ -23,7 +24,11 @@ def stack(app, collector_config, sandbox, trials_service, live_process):
            "REDIS_URL": collector_config["REDIS_URL"], "COLLECTOR_NAMESPACE": collector_config["COLLECTOR_NAMESPACE"],
            "SERVICE_TOKEN": collector_config["SERVICE_TOKEN"], "ODCLOUD_BASE_URL": sandbox.url + "/api",
            "ODCLOUD_SERVICE_KEY": "sandbox-key", "TRIALS_URL": trials_service.url, "COLLECTOR_PACING_TRIALS": 0,
-           "LOG_DIR": str(collector_config["LOG_DIR"]), "VAR_DIR": str(collector_config["VAR_DIR"])}
+           "LOG_DIR": str(collector_config["LOG_DIR"]), "VAR_DIR": str(collector_config["VAR_DIR"]),
+           # The broker (message_broker): Redis, or RabbitMQ on this test's own queues.
+           "COLLECTOR_BROKER_URL": collector_config.get("COLLECTOR_BROKER_URL", ""),
+           "COLLECTOR_QUEUES": ",".join(collector_config.get("COLLECTOR_QUEUES", ["default", "bulk"])),
+           "COLLECTOR_DUMP_QUEUE": collector_config.get("COLLECTOR_DUMP_QUEUE", "dumps")}
     port = free_port()
     api = live_process(flask_app("services.collector", port), env=env, port=port, name="collector")
     live_process(collector_worker(4),
@@ -36,6 +41,7 @@ def cli(api_url: str, *args: str) -> subprocess.CompletedProcess:
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
 
 
+@over_every_broker
 def test_cli_start_wait_fills_the_trials_service(stack, trials_service):
     result = cli(stack.url, "start", "trials", "per_page=50", "--wait", "--poll", "0.2")
     assert result.returncode == 0, result.stderr
