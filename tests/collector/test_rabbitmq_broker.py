@@ -130,3 +130,14 @@ def test_over_the_cap_a_task_waits_on_the_delay_queue_and_a_cancel_is_a_redis_fl
         assert rt.redis.exists(rt.cancel_key(task_id))  # on REDIS_URL whichever broker carries messages
     task = wait_status(client, task_id, {"cancelled", "completed", "failed"})
     assert (task["status"], task["attempt"], task["progress"]) == ("cancelled", 1, 1)
+
+
+def test_a_start_while_rabbitmq_is_down_is_a_503_and_the_task_failed(collector_config, caplog):
+    url = f"amqp://guest:hunter2-secret@127.0.0.1:{free_port()}/%2F"  # nothing listens there
+    client = create_app({**collector_config, "COLLECTOR_BROKER_URL": url}).test_client()
+    response = client.post(f"{API}/trials/start", json={"per_page": 10})
+    assert response.status_code == 503
+    assert set(response.json) >= {"code", "status", "message"} and response.json["status"] == "Service Unavailable"
+    assert "hunter2" not in response.get_data(as_text=True) and "hunter2" not in caplog.text
+    [task] = client.get(f"{API}/tasks").json["data"]
+    assert (task["status"], task["error"]) == ("failed", "Could not enqueue the task: ConnectionClosed")
