@@ -30,7 +30,7 @@ test: $(STAMP)  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/e2e -n 0 $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk and PostgreSQL)
+bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk and PostgreSQL; Datasette, the trials peer, goes in var/bench-datasette)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get install -y -q wrk >/dev/null; } || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench $(BENCH)

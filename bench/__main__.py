@@ -45,12 +45,22 @@ def _rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| figure")]
 
 
-def merge(previous: str, current: str) -> str:
+KEPT = "the others kept from earlier runs, the first: "
+
+
+def merge(previous: str, current: str, selected: list[str]) -> str:
     """A partial run (`python -m bench trials`) replaces its own rows and keeps the others."""
     rows = _rows(current)
     figures = {row.split(" | ")[0] for row in rows}
     kept = [row for row in _rows(previous) if row.split(" | ")[0] not in figures]
     lines = current.splitlines()
+    measured = next((line for line in previous.splitlines() if line.startswith("Measured ")), "")
+    if kept and measured:  # say where the rows this run did not measure come from
+        earliest = measured.split(KEPT, 1)[1] if KEPT in measured else measured[len("Measured "):]
+        earliest = earliest.removesuffix(".").removesuffix(")").removesuffix(".")
+        at = next(i for i, line in enumerate(lines) if line.startswith("Measured "))
+        lines[at] = (f"{lines[at].removesuffix('.')} (the rows of `python -m bench {' '.join(selected)}`; "
+                     f"{KEPT}{earliest}).")
     header = next(i for i, line in enumerate(lines) if line.startswith("| figure"))
     tail = lines[header + 2 + len(rows):]
     return "\n".join(lines[:header + 2] + kept + rows + tail).rstrip() + "\n"
@@ -80,7 +90,7 @@ def main(selected: list[str]) -> int:
         print(f"{name}: {time.monotonic() - started:.0f} s")
     results = render(rows, host, failures)
     if selected and RESULTS.exists():
-        results = merge(RESULTS.read_text(), results)
+        results = merge(RESULTS.read_text(), results, selected)
     RESULTS.write_text(results)
     update_readme(results)
     print(f"wrote {RESULTS} and the README's performance section")

@@ -1,13 +1,24 @@
-"""Trials: uncached reads (one trial, a page with its total, searches, /list) at 10,000 and
-100,000 trials on SQLite and PostgreSQL, in-process and, when the machine is quiet enough, under
-gunicorn + wrk beside a bare Flask ceiling; and the time to upsert a 100,000-trial snapshot
-(first load, unchanged re-load)."""
+"""Trials: uncached reads at 10,000 and 100,000 trials on SQLite and PostgreSQL, in-process over
+distinct URLs (one trial, a page with its total, searches, /list), then over HTTP (wrk -t2 -c16)
+beside its peer in the same run: bare Flask (the ceiling), the trials service uncached and with
+its micro-cache (gunicorn 2x4), and Datasette 0.65 on the same SQLite file (2 processes, from a
+venv of its own, bench/common.py), every figure a ratio to bare Flask and to Datasette; and the
+time to upsert a 100,000-trial snapshot (first load, unchanged re-load).
+
+BENCH_SECONDS (10) per wrk figure; BENCH_TRIALS_SIZES (10000,100000); BENCH_TRIALS_WRK=0 for the
+in-process figures only; the HTTP figures wait up to BENCH_LOAD_WAIT seconds (300) for a load
+average under BENCH_MAX_LOAD (3), then run anyway and write the load they ran at.
+"""
 from __future__ import annotations
 
 import os
 import time
+from urllib.parse import quote
 
-from bench.common import bench_database_url, gunicorn, row, wrk
+import requests
+
+from bench.common import (bench_database_url, datasette, datasette_version, gunicorn, row, wrk,
+                          wrk_split)
 from deploy.sandbox.odcloud import generate_trials
 
 TRIALS = int(os.environ.get("BENCH_TRIALS", "100000"))
@@ -55,8 +66,29 @@ URLS = {
     "GET /trials?q=코호트 (page of 20)": lambda n: f"/trials?q=%EC%BD%94%ED%98%B8%ED%8A%B8&page={1 + n % 50}",
     "GET /list (recent)": lambda n: f"/list?page={1 + n % 50}",
 }
-WRK_URLS = {"GET /trials/{id}": "/trials/C101234", "GET /trials (page of 20 + total)": "/trials",
-            "GET /trials?q=registry (page of 20)": "/trials?q=registry"}
+
+# The issue's four requests, as the trials API and Datasette's JSON API ask them of the same file:
+# Datasette's page with its total is `_size=20` (it counts the filtered rows on every request), its
+# search `_where` LIKE over the three columns `q` searches (the issue's comparison), and its 50th
+# page the keyset token its own `next` links hand over there (trial ids run C100000, C100001, ...).
+_LIKE = " OR ".join(f"{column} LIKE '%registry%'" for column in ("title", "institution", "department"))
+HTTP = {
+    "one trial by id": ("/trials/C101234", "/{db}/trials/C101234.json?_shape=objects"),
+    "page of 20 + total": ("/trials?per_page=20", "/{db}/trials.json?_size=20&_shape=objects"),
+    "search q=registry, page of 20": ("/trials?q=registry&per_page=20",
+                                      "/{db}/trials.json?_size=20&_shape=objects&_where=" + quote(_LIKE)),
+    "page 50 (of 20, + total)": ("/trials?page=50&per_page=20",
+                                 "/{db}/trials.json?_size=20&_shape=objects&_next=C100979"),
+}
+# Goals of issue 15, uncached: (× bare Flask, × Datasette), and the figure at 100,000 trials at
+# least 1 / 1.5 of the one at 10,000 (its cost at most 1.5×).
+GOALS = {"one trial by id": (0.7, None), "page of 20 + total": (0.4, 5), "search q=registry, page of 20": (0.3, 10),
+         "page 50 (of 20, + total)": (None, None)}
+GROWTH = 1 / 1.5
+# Served as `make up` serves every service (deploy/gunicorn.conf.py): 2 workers x 4 threads.
+WORKERS, THREADS = 2, 4
+MAX_LOAD = float(os.environ.get("BENCH_MAX_LOAD", "3"))
+LOAD_WAIT = int(os.environ.get("BENCH_LOAD_WAIT", "300"))
 
 
 def migrated_app(url: str, size: int):
@@ -87,52 +119,152 @@ def in_process(app) -> dict[str, tuple[float, float]]:
     return figures
 
 
+def wait_for_quiet() -> float:
+    """Up to LOAD_WAIT seconds for the 1-minute load average to fall below MAX_LOAD; the last reading."""
+    deadline = time.monotonic() + LOAD_WAIT
+    while (load := os.getloadavg()[0]) >= MAX_LOAD and time.monotonic() < deadline:
+        print(f"  load average {load:.1f} (waiting for < {MAX_LOAD:g}, {deadline - time.monotonic():.0f} s left)")
+        time.sleep(min(60.0, max(1.0, deadline - time.monotonic())))
+    return load
+
+
+def measure(urls: list[str]) -> dict:
+    """wrk -t2 -c16 for SECONDS: one URL (a gunicorn), or shared out between several processes."""
+    result = wrk(urls[0], SECONDS) if len(urls) == 1 else wrk_split(urls, SECONDS)
+    if result["non_2xx"]:
+        raise RuntimeError(f"{result['non_2xx']} answers were not 2xx/3xx from {urls[0]}")
+    return result
+
+
+class Ledger:
+    """The HTTP figures of one run, each printed and written as a ratio to bare Flask and to Datasette."""
+
+    def __init__(self, bare: float):
+        self.bare, self.rows = bare, []
+        self.first: dict[tuple, float] = {}  # (who, request) -> req/s at the first size
+
+    def add(self, who: str, request: str, size: int, result: dict, peer: float | None, goals: bool) -> None:
+        rps = result["rps"]
+        key = (who, request)
+        self.first.setdefault(key, rps)
+        ratios = [f"{rps / self.bare:.2f} × bare"]
+        if peer:
+            ratios.append(f"{rps / peer:.1f} × Datasette")
+        if size != SIZES[0]:
+            ratios.append(f"{rps / self.first[key]:.2f} of {SIZES[0]:,}")
+        goal = ""
+        if goals:
+            wanted = []
+            floor_bare, floor_peer = GOALS[request]
+            if floor_bare is not None:
+                wanted.append((f"≥ {floor_bare:g} × bare", rps / self.bare >= floor_bare))
+            if floor_peer is not None and peer:
+                wanted.append((f"≥ {floor_peer:g} × Datasette", rps / peer >= floor_peer))
+            if size != SIZES[0]:
+                wanted.append((f"≥ {GROWTH:.2f} of {SIZES[0]:,}", rps / self.first[key] >= GROWTH))
+            goal = ", ".join(text for text, _ in wanted)
+            if wanted:
+                goal += ": " + ("met" if all(ok for _, ok in wanted) else "not met")
+        on_sqlite = "" if "SQLite" in who else " (SQLite)"  # Datasette serves SQLite files only
+        reference = f"bare Flask {self.bare:.0f}" + (f"; Datasette{on_sqlite} {peer:.0f}" if peer else "")
+        figure = f"{request}: {who}, {size:,} trials (req/s, wrk -t2 -c16 {SECONDS} s)"
+        print(f"  {figure}: {rps:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms; "
+              f"{'; '.join(ratios)}" + (f"  [{goal}]" if goal else ""))
+        self.rows.append(row(figure, f"{rps:.0f} (p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms)",
+                             reference, "; ".join(ratios), goal))
+
+
+def check_same_answers(trials_url: str, peers: list[str], database: str) -> None:
+    """Datasette's four answers hold the rows and the total that the trials API's do."""
+    for request, (ours, theirs) in HTTP.items():
+        mine = requests.get(trials_url + ours, timeout=30).json()
+        peer = requests.get(peers[0] + theirs.format(db=database), timeout=30).json()
+        if "count" in mine:
+            got = ([r["trial_id"] for r in peer["rows"]], peer["filtered_table_rows_count"])
+            wanted = ([r["trial_id"] for r in mine["data"]], mine["count"])
+        else:
+            got, wanted = peer["rows"][0]["trial_id"], mine["trial_id"]
+        if got != wanted:
+            raise RuntimeError(f"{request}: Datasette answered {got!r}, the trials API {wanted!r}")
+
+
 def http_figures() -> list[dict]:
-    load_average = os.getloadavg()[0]
-    use_wrk = load_average < 3
-    print(f"  load average {load_average:.1f}: " + ("wrk" if use_wrk else "too busy for wrk, in-process timings only"))
-    ceiling = None
+    use_wrk = os.environ.get("BENCH_TRIALS_WRK", "1") != "0"
+    rows = []
     if use_wrk:
-        with gunicorn("bench.bare_flask:create_app()", {}) as bare:
-            ceiling = wrk(bare + "/json", SECONDS)
-        print(f"  bare Flask: {ceiling['rps']:.0f} req/s")
-    rows, base = [], {}
+        load_before = wait_for_quiet()
+        print(f"  load average {load_before:.1f} before the HTTP figures; Datasette {datasette_version()}")
+        with gunicorn("bench.bare_flask:create_app()", {}, WORKERS, THREADS) as bare:
+            ceiling = measure([bare + "/json"])
+        print(f"  bare Flask (gunicorn {WORKERS}x{THREADS}, a 3-field JSON body): {ceiling['rps']:.0f} req/s")
+        ledger = Ledger(ceiling["rps"])
+    peer: dict[tuple[int, str], float] = {}  # (size, request) -> Datasette's req/s on the SQLite file
     for backend in ("SQLite", "PostgreSQL"):
         for size in SIZES:
             if backend == "SQLite":
-                url = f"sqlite:///{_sqlite_path(f'bench_trials_http_{size}.sqlite3')}"
+                path = _sqlite_path(f"bench_trials_http_{size}.sqlite3")
+                url = f"sqlite:///{path}"
             else:
                 url = bench_database_url(f"bench_trials_http_{size}")
             app = migrated_app(url, size)
-            for name, (first, mean) in in_process(app).items():
-                key = (backend, name)
-                base.setdefault(key, mean)
-                growth = f"{mean / base[key]:.2f} of the {SIZES[0]:,} figure" if size != SIZES[0] else ""
-                print(f"  {backend} {size:,}: {name}: first {first:.1f} ms, then {mean:.2f} ms/request")
-                rows.append(row(f"{name}, cache off, in-process ({backend}, {size:,} trials): ms per request "
-                                f"over {REQUESTS} distinct URLs (first, total counted)",
-                                f"{mean:.2f} ms ({first:.1f} ms)", growth, "", "at 100,000 ≤ 1.5 × 10,000"))
+            rows += in_process_rows(app, backend, size)
             with app.app_context():
                 from services.trials.models import db
 
                 db.engine.dispose()
-            if use_wrk:
-                with gunicorn("services.trials:create_app()",
-                              {"TRIALS_DATABASE_URL": url, "TRIALS_CACHE_SECONDS": "0"}) as trials_url:
-                    for name, path in WRK_URLS.items():
-                        result = wrk(trials_url + path, SECONDS)
-                        ratio = result["rps"] / ceiling["rps"]
-                        print(f"  {backend} {size:,}: {name} (cache off): {result['rps']:.0f} req/s, "
-                              f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
-                        rows.append(row(f"{name} (cache off, {backend}, {size:,} trials): requests/s",
-                                        f"{result['rps']:.0f}", f"{ceiling['rps']:.0f} (bare Flask JSON)",
-                                        f"{ratio:.2f}", "≥ 0.4"))
+            if not use_wrk:
+                continue
+            env = {"TRIALS_DATABASE_URL": url}
+            with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "0"},
+                          WORKERS, THREADS) as trials_url:
+                if backend == "SQLite":
+                    with datasette(path, 2) as peers:
+                        check_same_answers(trials_url, peers, path.stem)
+                        for request, (_, theirs) in HTTP.items():
+                            result = measure([base + theirs.format(db=path.stem) for base in peers])
+                            peer[size, request] = result["rps"]
+                            ledger.add(f"Datasette {datasette_version()}, 2 processes", request, size, result,
+                                       None, goals=False)
+                for request, (ours, _) in HTTP.items():
+                    ledger.add(f"trials, cache off ({backend})", request, size, measure([trials_url + ours]),
+                               peer.get((size, request)), goals=True)
+            if backend == "SQLite":
+                with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "1"},
+                              WORKERS, THREADS) as trials_url:
+                    for request, (ours, _) in HTTP.items():
+                        ledger.add(f"trials, micro-cache 1 s ({backend})", request, size,
+                                   measure([trials_url + ours]), peer.get((size, request)), goals=False)
+    if use_wrk:
+        with gunicorn("bench.bare_flask:create_app()", {}, WORKERS, THREADS) as bare:
+            again = measure([bare + "/json"])
+        load = os.getloadavg()[0]
+        print(f"  bare Flask again at the end: {again['rps']:.0f} req/s; load average {load:.1f}")
+        rows += ledger.rows
+        rows.append(row(f"bare Flask JSON (gunicorn {WORKERS}x{THREADS}): req/s at the start / the end of the "
+                        "trials HTTP figures", f"{ceiling['rps']:.0f} / {again['rps']:.0f}",
+                        f"load average {load_before:.1f} / {load:.1f}", "the ratios use the start's"))
     return rows
+
+
+def in_process_rows(app, backend: str, size: int) -> list[dict]:
+    rows = []
+    for name, (first, mean) in in_process(app).items():
+        key = (backend, name)
+        _IN_PROCESS_BASE.setdefault(key, mean)
+        growth = f"{mean / _IN_PROCESS_BASE[key]:.2f} of the {SIZES[0]:,} figure" if size != SIZES[0] else ""
+        print(f"  {backend} {size:,}: {name}: first {first:.1f} ms, then {mean:.2f} ms/request")
+        rows.append(row(f"{name}, cache off, in-process ({backend}, {size:,} trials): ms per request "
+                        f"over {REQUESTS} distinct URLs (first, total counted)",
+                        f"{mean:.2f} ms ({first:.1f} ms)", growth, "", "at 100,000 ≤ 1.5 × 10,000"))
+    return rows
+
+
+_IN_PROCESS_BASE: dict[tuple, float] = {}
 
 
 def run() -> list[dict]:
     print(f"trials: reads with the micro-cache off at {', '.join(f'{n:,}' for n in SIZES)} trials, SQLite and "
-          "PostgreSQL (in-process; gunicorn 2 sync workers + wrk 2 threads x 16 connections when the load allows)")
+          f"PostgreSQL (in-process; then gunicorn {WORKERS}x{THREADS} and Datasette x2 under wrk -t2 -c16 {SECONDS} s)")
     rows = http_figures()
     print(f"trials: snapshot upsert of {TRIALS:,} records in batches of {BATCH}")
     rows += snapshot_figures(bench_database_url("bench_trials_load"), "PostgreSQL")

@@ -1,6 +1,7 @@
 """Helpers the benchmarks share: the machine, a database, gunicorn processes, wrk."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,6 +130,87 @@ def wrk(url: str, seconds: int = 10, connections: int = 16, threads: int = 2) ->
 def _ms(value: str) -> float:
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+# Datasette, the peer the trials reads are measured against (issue 15), lives in a venv of its own
+# that the bench makes with pip, as `make bench` installs wrk: the project's dependencies do not grow.
+DATASETTE = "datasette>=0.65,<0.66"
+DATASETTE_VENV = Path(os.environ.get("BENCH_DATASETTE_VENV", REPO_ROOT / "var" / "bench-datasette"))
+
+
+def datasette_binary() -> Path:
+    """`datasette` from DATASETTE_VENV, created (python -m venv, pip install DATASETTE) when missing."""
+    binary = DATASETTE_VENV / "bin" / "datasette"
+    stamp = DATASETTE_VENV / ".installed"
+    if not (binary.exists() and stamp.exists() and stamp.read_text() == DATASETTE):
+        print(f"  installing {DATASETTE} into {DATASETTE_VENV}")
+        if not (DATASETTE_VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(DATASETTE_VENV)], check=True)
+        subprocess.run([str(DATASETTE_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", DATASETTE], check=True)
+        stamp.write_text(DATASETTE)
+    return binary
+
+
+@functools.cache
+def datasette_version() -> str:
+    out = subprocess.run([str(datasette_binary()), "--version"], capture_output=True, text=True, check=True).stdout
+    return out.split()[-1]
+
+
+@contextmanager
+def datasette(database: Path, instances: int = 2):
+    """`instances` Datasette processes serving `database` (mutable, as a table browser opens a file;
+    facet suggestions off, its fastest JSON), each on a free port; yield their base URLs.
+
+    Datasette runs one process (uvicorn, a thread pool for SQL): "2 processes", to match the trials
+    service's 2 gunicorn workers on this 2-core host, is two instances side by side, each sent half
+    of the connections (wrk_split)."""
+    binary = datasette_binary()
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = []
+    try:
+        for _ in range(instances):
+            port = free_port()
+            log = open(OUT / f"datasette-{port}.log", "wb")
+            process = subprocess.Popen(
+                [str(binary), "serve", str(database), "--host", "127.0.0.1", "--port", str(port),
+                 "--setting", "suggest_facets", "off"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=OUT)
+            started.append((process, log, f"http://127.0.0.1:{port}"))
+        for process, log, url in started:
+            _wait_until_up(process, url + "/-/versions.json", f"datasette on {url}; see {log.name}")
+        yield [url for _, _, url in started]
+    finally:
+        for process, _, _ in started:
+            process.terminate()
+        for process, log, _ in started:
+            process.wait(10)
+            log.close()
+
+
+def _wait_until_up(process: subprocess.Popen, url: str, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
+
+
+def wrk_split(urls: list[str], seconds: int = 10, connections: int = 16, threads: int = 2) -> dict:
+    """One wrk per URL, all at once, sharing `threads` and `connections` between them: the summed
+    requests/s and the worst p50 / p99 (for servers that are several processes behind nothing)."""
+    share_t, share_c = max(1, threads // len(urls)), max(1, connections // len(urls))
+    with ThreadPoolExecutor(len(urls)) as pool:
+        results = list(pool.map(lambda url: wrk(url, seconds, share_c, share_t), urls))
+    return {"rps": sum(r["rps"] for r in results), "p50": max(r["p50"] for r in results),
+            "p99": max(r["p99"] for r in results), "non_2xx": sum(r["non_2xx"] for r in results)}
 
 
 def row(figure: str, ours: str, reference: str = "", ratio: str = "", goal: str = "") -> dict:
