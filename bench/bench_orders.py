@@ -105,6 +105,34 @@ def _sync_failures(access_log: Path) -> int:
                if "orders-sync/" in line and re.search(r'" [45]\d\d ', line))
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU these processes have used so far (from /proc; 0 for one that is gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _gunicorn_pids(url: str) -> list[int]:
+    """The gunicorn master serving `url` and its workers."""
+    bind = f"127.0.0.1:{url.rsplit(':', 1)[1]}".encode()
+    masters, parents = set(), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if bind in (entry / "cmdline").read_bytes():
+                masters.add(int(entry.name))
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return sorted(masters | {pid for pid, parent in parents.items() if parent in masters})
+
+
 def _wait(check, timeout: float = 300.0, interval: float = 0.01):
     deadline = time.monotonic() + timeout
     while not check():
@@ -179,16 +207,24 @@ def push(tmp: Path) -> list[dict]:
     print(f"orders: preloading {PUSH_INITIAL} orders on A, then the first sync to an empty B "
           f"(one POST each, {PUSH_CONCURRENCY} at a time)")
     with _pair(workdir, preload=PUSH_INITIAL, preload_on="A") as (a, b, url_a, access_log, common):
+        peer = _gunicorn_pids(b)
+        peer_before = _cpu_seconds(peer)
         started = time.monotonic()
-        with _integration(url_a, b, {**common, "ORDERS_SYNC_PUSH_CONCURRENCY": str(PUSH_CONCURRENCY)}):
+        with _integration(url_a, b, {**common, "ORDERS_SYNC_PUSH_CONCURRENCY": str(PUSH_CONCURRENCY)}) as process:
             _wait(lambda: _count(b) >= PUSH_INITIAL, interval=0.1)
             seconds = time.monotonic() - started
+            # CPU per order says where the time goes whatever else the host is running.
+            integration_ms = _cpu_seconds([process.pid]) * 1000 / PUSH_INITIAL
+            peer_ms = (_cpu_seconds(peer) - peer_before) * 1000 / PUSH_INITIAL
             _wait(lambda: requests.get(f"{a}/sync/status", timeout=10).json()["lag"]["local_pending"] == 0)
             made, refused = _sync_requests(access_log), _sync_failures(access_log)
-    print(f"  push: {seconds:.1f} s, {made} requests, {refused} answered 4xx/5xx")
+    print(f"  push: {seconds:.1f} s, {made} requests, {refused} answered 4xx/5xx; CPU per order: "
+          f"B {peer_ms:.2f} ms, integration {integration_ms:.2f} ms")
     return [row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{seconds:.1f} s",
                 f"{made} requests to B ({refused} not 2xx), {PUSH_CONCURRENCY} in flight; no batch write in the "
-                "public API", "", "< 10 s")]
+                "public API", "", "< 10 s"),
+            row("orders: push, CPU per order (B's gunicorn / the integration)",
+                f"{peer_ms:.2f} / {integration_ms:.2f} ms", "the integration's incl. its start", "", "")]
 
 
 def run() -> list[dict]:

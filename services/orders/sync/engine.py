@@ -89,12 +89,14 @@ class SyncEngine:
         if not changes:
             return
         # One page is one local transaction: its ledgers and orders are read in two queries,
-        # its feed positions reserved in one statement.
+        # its feed positions reserved in one statement. Our own writes coming back (the ledger
+        # holds their peer version: every change of a page after a push) need neither.
         uuids = [change["uuid"] for change in changes]
         known = {row.uuid: row for row in db.session.scalars(select(SyncLedger).where(SyncLedger.uuid.in_(uuids)))}
+        todo = [change["uuid"] for change in changes if not _echo(change, known.get(change["uuid"]))]
         local = {row.uuid: row for row in db.session.scalars(
-            select(Order).where(Order.uuid.in_(uuids)).with_for_update())}
-        seqs = orders.reserve_seqs(len(changes))
+            select(Order).where(Order.uuid.in_(todo)).with_for_update())} if todo else {}
+        seqs = orders.reserve_seqs(len(todo)) if todo else iter(())
         last_applied = since
         try:
             for peer_order in changes:
@@ -115,7 +117,7 @@ class SyncEngine:
     def apply_peer_order(self, peer_order: dict, ledger: SyncLedger | None, local: Order | None, seqs,
                          report: RoundReport) -> None:
         uuid, peer_version = peer_order["uuid"], peer_order["version"]
-        if ledger is not None and ledger.state != "COLLISION" and ledger.peer_version == peer_version:
+        if _echo(peer_order, ledger):
             return  # our own write coming back, or a change already applied before a crash
         peer_content = orders.normalise_content(peer_order)
         if local is not None and orders.content_of(local) == peer_content:
@@ -251,6 +253,11 @@ class SyncEngine:
             ledgers.record_synced(uuid, landed, peer_order["version"], peer_content["deleted"])
         else:
             self.collide(local, peer_order, peer_content, report)
+
+
+def _echo(peer_order: dict, ledger: SyncLedger | None) -> bool:
+    """The ledger already holds this peer version: nothing to apply."""
+    return ledger is not None and ledger.state != "COLLISION" and ledger.peer_version == peer_order["version"]
 
 
 def _peer_time(peer_order: dict) -> datetime:
