@@ -101,7 +101,7 @@ class Orders(MethodView):
         return paginate(db.session, stmt, page, per_page)
 
     @service_token_required
-    @blp.arguments(OrderCreateSchema)
+    @blp.arguments(OrderCreateSchema())  # an instance: a class is instantiated per request
     @blp.response(201, OrderSchema, headers=etag_header(CREATED["version"]), example=CREATED,
                   description="The order: created, or the existing one when a create with the same content is retried")
     @blp.error(409, "The uuid exists with different content", ORDER_EXISTS)
@@ -133,7 +133,7 @@ class OrderById(MethodView):
         return order
 
     @service_token_required
-    @blp.arguments(OrderContentSchema)
+    @blp.arguments(OrderContentSchema())
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(200, OrderSchema, headers=etag_header(REPLACED["version"]), example=REPLACED,
                   description="The order as stored now (its version unchanged if the content was)")
