@@ -60,7 +60,9 @@ class Trials(MethodView):
         return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
 
 
-@blp.route("/trials/recent")
+# strict_slashes=False: the original task's deployed addresses carry a trailing slash (/list/);
+# both forms answer the same, without a redirect that a client may not follow.
+@blp.route("/trials/recent", strict_slashes=False)
 class RecentTrials(MethodView):
     @blp.etag
     @blp.arguments(RecentQueryArgsSchema, location="query")
@@ -73,7 +75,7 @@ class RecentTrials(MethodView):
         return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
 
 
-@blp.route("/list")
+@blp.route("/list", strict_slashes=False)
 class RecentTrialsAlias(RecentTrials):
     """/list: the original API's name for /trials/recent; the same view, summarised as an alias."""
 
@@ -104,7 +106,7 @@ def _trial_or_404(trial_id: str) -> Trial:
     return trial
 
 
-@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID])
+@blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID], strict_slashes=False)
 class TrialById(MethodView):
     @blp.etag
     @blp.response(200, TrialSchema)

@@ -215,3 +215,14 @@ def test_export_jsonl(client, catalogue):
 
 def test_export_rejects_unknown_format(client):
     assert client.get("/trials/export?format=xlsx").status_code == 422
+
+
+def test_trailing_slash_forms_answer_like_the_slashless_ones(client, catalogue):
+    """The original task's deployed addresses (/list/, /trials/{id}/) answer directly, not by redirect."""
+    for slashless in ("/list", "/trials/recent", "/trials/A1", "/trials/NOPE"):
+        plain, slashed = client.get(slashless), client.get(f"{slashless}/")
+        assert slashed.status_code == plain.status_code, slashless
+        assert slashed.json == plain.json, slashless
+    assert client.get("/list/").status_code == 200
+    assert client.get("/trials/A1/").json["trial_id"] == "A1"
+    assert client.get("/trials/NOPE/").status_code == 404
