@@ -83,6 +83,7 @@ class Pair:
         self.peer = ClientPeer(app_b, fault=lambda call: self.fault_plan.pop(0) if self.fault_plan else "ok")
         self.policy = policy
         self.crash_before_checkpoint = False
+        self.push_concurrency = 1
 
     def _before_checkpoint(self):
         if self.crash_before_checkpoint:
@@ -90,7 +91,8 @@ class Pair:
             raise SystemExit("crash before checkpoint")
 
     def round(self):
-        engine = SyncEngine(self.peer, self.policy, page_size=50, before_checkpoint=self._before_checkpoint)
+        engine = SyncEngine(self.peer, self.policy, page_size=50, before_checkpoint=self._before_checkpoint,
+                            push_concurrency=self.push_concurrency)
         with self.app_a.app_context():
             return engine.run_round()
 

@@ -148,6 +148,29 @@ def test_peer_down_then_back_catches_up(pair):
     pair.assert_converged()
 
 
+def test_a_parallel_push_cut_off_midway_moves_the_ledger_only_for_answered_writes(pair):
+    pair.push_concurrency = 4
+    made = [pair.a.post("/orders", json=order_body(note=f"order {i}"), headers=AUTH).json["uuid"] for i in range(12)]
+    pair.fault_plan = ["ok"] + ["ok"] * 5 + ["drop"]  # the feed, five creates, then the peer goes away
+    with pytest.raises(PeerUnavailable):
+        pair.round()
+    on_b = snapshot(pair.b)
+    with pair.app_a.app_context():
+        synced = {uuid for uuid in made if (ledger := db.session.get(ledgers.SyncLedger, uuid)) is not None
+                  and ledger.state == "OK"}
+        db.session.rollback()
+    assert synced and synced <= set(on_b)  # every order the ledger calls synced is on B
+    assert len(synced) < len(made)  # and the ones not answered are still pending
+    assert status_pending(pair) == len(made) - len(synced)
+    pair.settle()
+    pair.assert_converged()
+    assert len(snapshot(pair.b)) == len(made)  # no duplicate from the retried writes
+
+
+def status_pending(pair) -> int:
+    return pair.status()["lag"]["local_pending"]
+
+
 def test_a_refused_write_is_an_error_retried_with_backoff_then_ok(pair):
     import time_machine
 
