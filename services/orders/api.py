@@ -79,6 +79,13 @@ def _if_match() -> frozenset[int] | None:
     return frozenset(int(tag) for tag in ETAG.findall(raw) if len(tag) <= 18 and tag.isascii() and tag.isdigit())
 
 
+def _with_sync_state(order: orders.Order) -> orders.Order:
+    """The order, with its sync state on the instance the integration runs beside (one order's views)."""
+    if current_app.config["ORDERS_PEER_URL"]:
+        order.sync_state = task_states.of_order(order)
+    return order
+
+
 def _found(uuid) -> orders.Order:
     order = orders.get_order(str(uuid))
     if order is None:
@@ -113,7 +120,7 @@ class Orders(MethodView):
             abort(409, message=str(exc))
         db.session.commit()
         _send_etag(result.order)
-        return result.order
+        return _with_sync_state(result.order)
 
 
 @blp.route("/orders/<uuid:uuid>", parameters=[path_parameter("uuid", "The order's uuid", EXAMPLE_UUID)])
@@ -128,9 +135,7 @@ class OrderById(MethodView):
         original task's names and codes (ST_NEW=1 ... ST_ERROR=7)."""
         order = _found(uuid)
         _send_etag(order)
-        if current_app.config["ORDERS_PEER_URL"]:
-            order.sync_state = task_states.of_order(order)
-        return order
+        return _with_sync_state(order)
 
     @service_token_required
     @blp.arguments(OrderContentSchema())
@@ -152,7 +157,7 @@ class OrderById(MethodView):
             abort(412, message=str(exc))
         db.session.commit()
         _send_etag(result.order)
-        return result.order
+        return _with_sync_state(result.order)
 
     @service_token_required
     @blp.doc(parameters=[IF_MATCH])

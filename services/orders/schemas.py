@@ -126,8 +126,8 @@ class OrderSchema(OrderCreateSchema):
     seq = ma.fields.Integer(dump_only=True, metadata={"description": "Position in this instance's change feed",
                                                       "example": EXAMPLE_ORDER["seq"]})
     sync_state = ma.fields.Nested(TaskStateSchema, dump_only=True, metadata={
-        "description": "GET /orders/{uuid} on the instance the integration runs beside: the order's sync state in the "
-                       "original task's names and codes (absent elsewhere)"})
+        "description": "One order's answers (GET, POST, PUT /orders...) on the instance the integration runs beside: "
+                       "its sync state in the original task's names and codes (absent in lists and on the peer)"})
 
 
 class OrderQueryArgsSchema(ma.Schema):
