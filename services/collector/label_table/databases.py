@@ -3,7 +3,9 @@ about them that name the host but never show a password."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy import (
@@ -11,6 +13,8 @@ from sqlalchemy import (
     Date,
     DateTime,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     and_,
@@ -99,6 +103,48 @@ def connect(engine: Engine, what: str) -> Connection:
     except Exception as exc:  # any failure to connect ends the job with the reason
         named = getattr(engine, "named_url", None) or str(engine.url)
         raise SourceError(f"Cannot connect to the {what} database ({where(named)}): {reason(exc)}") from None
+
+
+def read_chunks(engine: Engine, query_after: Callable[[Any], Select], last_id, chunk_rows: int,
+                stream: bool, between: Callable[[], None] | None = None) -> Iterator[Sequence[Row]]:
+    """The rows of `query_after(last_id)` (ordered by id, the id first) in chunks of `chunk_rows`, then the
+    rows added past the last id meanwhile, until none are left.
+
+    `stream`: one query on a server-side cursor (a psycopg named cursor, PyMySQL's SSCursor) read
+    `chunk_rows` at a time, then a query for the rows added meanwhile. Otherwise keyset paging, one short
+    query per chunk until a short one: nothing stays open between chunks (SQLite, where a long read in the
+    input file would hold off a writer to the same file, and a paced job, which may wait long between chunks),
+    calling `between` before each query after the first (the source's pacing)."""
+    if not stream:
+        first = True
+        while True:
+            if not first and between is not None:
+                between()
+            first = False
+            with engine.connect() as connection:
+                rows = connection.execute(query_after(last_id).limit(chunk_rows)).all()
+            if rows:
+                last_id = rows[-1][0]
+                yield rows
+            if len(rows) < chunk_rows:
+                return
+    while True:
+        found = 0
+        with engine.connect() as connection:
+            result = connection.execution_options(stream_results=True, yield_per=chunk_rows) \
+                .execute(query_after(last_id))
+            try:
+                for rows in result.partitions():
+                    found += len(rows)
+                    last_id = rows[-1][0]
+                    yield rows
+            except GeneratorExit:
+                # Stopped mid-stream: drop the connection rather than read the rest (PyMySQL's SSCursor
+                # would read every remaining row to close it).
+                connection.invalidate()
+                raise
+        if not found:
+            return
 
 
 def _named(names, wanted: str) -> str | None:

@@ -2,15 +2,20 @@
 staging table, optionally write the production table from it (the labeling task API's
 dump_result stage), then swap both into place in one atomic step.
 
-Rows are read by keyset paging on the id column (`id > last ORDER BY id LIMIT n`): one short
-query per chunk, never the whole table in memory, and no long-lived read that would block a
-SQLite writer. After each written chunk the last id is saved (ctx.save_state), so a re-run
-after a lost worker resumes there, on the same staging table.
+Reading, labeling and writing overlap (pipeline.py): a reader thread reads chunks of the rows in id order,
+this thread labels them, a writer thread writes them to the staging table (COPY on PostgreSQL, multi-row
+INSERTs elsewhere), with at most PIPELINE_DEPTH chunks waiting at each hand-over, so memory is a few chunks
+whatever the table. From PostgreSQL and MySQL/MariaDB the rows come on a server-side cursor; from SQLite,
+and when the job is paced, by keyset paging (`id > last ORDER BY id LIMIT n`, one short query per chunk),
+so no long-lived read blocks a SQLite writer (databases.read_chunks). After each chunk is written, and
+only then, the last id is saved (ctx.save_state), so a re-run after a lost worker resumes there, on the
+same staging table.
 """
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.types import Integer
@@ -18,11 +23,24 @@ from sqlalchemy.types import Integer
 from services.collector.config import DEFAULT_LABEL_TABLE_CHUNK_ROWS
 from services.collector.errors import SourceError, TaskCancelled, TaskLost
 from services.collector.label_table import databases, staging
+from services.collector.label_table.pipeline import Pipeline
 from services.collector.label_table.spec import Job
 from services.collector.labeling import LabelStats, compile_rules
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+# Chunks waiting at each hand-over (read -> label, label -> write): enough to keep every stage busy.
+PIPELINE_DEPTH = 2
+
+
+@dataclass
+class LabeledChunk:
+    rows: list[staging.LabeledRow]
+    last_id: object
+    items: int
+    labeled: int
+    per_label: dict[str, int]
+
 
 class LabelingJob:
     def __init__(self, ctx, job: Job):
@@ -74,31 +92,31 @@ class LabelingJob:
         state = self._prepare(reader, writer, target, table, in_range, author)
         total = state["total"]
         stats = LabelStats(items=state["done"], labeled=state["labeled"], per_label=dict(state["per_label"]))
-        query = select(id_column, text_column).where(in_range).order_by(id_column).limit(self.chunk_rows)
-        last_id = state.get("last_id")
-        while True:               # until a short chunk: rows added to the range meanwhile are labeled too
-            ctx.checkpoint()
-            with reader.connect() as connection:
-                rows = connection.execute(query if last_id is None else query.where(id_column > last_id)).all()
-            if not rows:
-                break
-            labeled = []
-            for row_id, text in rows:
-                terms = self.rules.matched_terms(text if isinstance(text, str) else "" if text is None else str(text))
-                labels = list(terms)
-                stats.add(None, labels)
-                labeled.append((row_id, labels, terms))
-            staging.write(writer, target, labeled, utcnow())
-            last_id = rows[-1][0]
-            state.update(last_id=last_id if isinstance(last_id, int) else str(last_id), done=stats.items,
-                         labeled=stats.labeled, per_label=stats.per_label)
+        query = select(id_column, text_column).where(in_range).order_by(id_column)
+        rows = databases.read_chunks(reader, lambda after: query if after is None else query.where(id_column > after),
+                                     state.get("last_id"), self.chunk_rows, self._streams(reader), between=ctx.pace)
+
+        def write(chunk: LabeledChunk) -> None:
+            staging.write(writer, target, chunk.rows, utcnow())
+
+        def written(chunk: LabeledChunk) -> None:      # in this thread, once the chunk is in the staging table
+            stats.items += chunk.items
+            stats.labeled += chunk.labeled
+            for label, count in chunk.per_label.items():
+                stats.per_label[label] = stats.per_label.get(label, 0) + count
+            state.update(last_id=chunk.last_id if isinstance(chunk.last_id, int) else str(chunk.last_id),
+                         done=stats.items, labeled=stats.labeled, per_label=stats.per_label)
             ctx.save_state(state)
-            ctx.count(received=len(rows), written=len(rows))
+            ctx.count(received=chunk.items, written=chunk.items)
             ctx.progress(stats.items, step=f"{stats.items:,}/{total:,} rows labeled into {self.staging_name} "
                                            f"({stats.labeled:,} with a label)")
-            if len(rows) < self.chunk_rows:
-                break
-            ctx.pace()
+
+        # Until the reader finds no more: rows added to the range meanwhile are labeled too.
+        with Pipeline(rows, write, written, depth=PIPELINE_DEPTH, name=f"label_table-{ctx.task_id[:8]}") as pipeline:
+            for chunk in pipeline.chunks():
+                ctx.checkpoint()
+                pipeline.send(self._label_chunk(chunk))
+            pipeline.finish()
         swaps = [(self.staging_name, job.output_table, staging.old_output_name(ctx.task_id))]
         if job.production_table:   # the dump_result stage, before the swap: both tables change together
             self._produce(reader, writer, target, id_column, author, state, stats)
@@ -110,6 +128,26 @@ class LabelingJob:
             for (_staging, target_name, _old), was_there in zip(swaps, replaced, strict=True))
             + f" in {databases.where(job.output_url)}")
         return self._summary(stats, state)
+
+    def _streams(self, reader) -> bool:
+        """Read on a server-side cursor, except from SQLite (see databases.read_chunks) or when paced."""
+        paced = float(self.ctx.config.get("COLLECTOR_PACING_LABEL_TABLE") or 0) > 0
+        return reader.dialect.name != "sqlite" and not paced
+
+    def _label_chunk(self, rows) -> LabeledChunk:
+        matched_terms = self.rules.matched_terms
+        labeled, per_label, with_label = [], {}, 0
+        for row_id, text in rows:
+            terms = matched_terms(text if isinstance(text, str) else "" if text is None else str(text))
+            if terms:
+                labels = list(terms)
+                with_label += 1
+                for label in labels:
+                    per_label[label] = per_label.get(label, 0) + 1
+                labeled.append((row_id, labels, terms))
+            else:
+                labeled.append((row_id, [], terms))
+        return LabeledChunk(labeled, rows[-1][0], len(rows), with_label, per_label)
 
     def _produce(self, reader, writer, labeled_table, id_column, author, state: dict, stats: LabelStats) -> None:
         """dump_result: the production table from the labeled rows (staging), with each row's author read
