@@ -261,6 +261,8 @@ def throttle_login(app: Flask) -> Limiter:
     limiter = Limiter(_login_attempt_key, app=app, storage_uri=config["ORDERS_ADMIN_LOGIN_STORAGE"],
                       key_prefix=config["ORDERS_ADMIN_LOGIN_KEY_PREFIX"], strategy="moving-window",
                       in_memory_fallback_enabled=True)
+    # Only the login is limited: every other request skips the limiter's per-request lookup.
+    limiter.request_filter(lambda: request.endpoint != "admin.login")
     limit = limiter.limit(config["ORDERS_ADMIN_LOGIN_LIMIT"], methods=["POST"], on_breach=_too_many_logins)
     app.view_functions["admin.login"] = limit(app.view_functions["admin.login"])
     # The house error handler would answer JSON: the admin's 429 is the page built above.
