@@ -7,8 +7,8 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.collector import examples, item_dumps, items
-from services.collector.access import OPERATOR, VIEWER, json_body, requires
-from services.collector.errors import DumpRefused, SealingUnavailable
+from services.collector.access import OPERATOR, VIEWER, current_caller, json_body, requires
+from services.collector.errors import DumpRefused, SealingUnavailable, TaskFinished
 from services.collector.label_table import sample as label_table_sample
 from services.collector.schemas import (
     EXPORT_TYPES,
@@ -81,7 +81,8 @@ class TaskDump(MethodView):
         """Write a task's items into your own database (PostgreSQL, MySQL/MariaDB, SQLite) in the background"""
         task = task_or_404(task_id)
         try:
-            dump = item_dumps.start_dump(task.id, body["database_url"], body["table"], current_app.config)
+            dump = item_dumps.start_dump(task.id, body["database_url"], body["table"], current_app.config,
+                                         by=current_caller())
         except DumpRefused as exc:
             abort(422, message=str(exc), errors={"json": {exc.field: [str(exc)]}})
         except SealingUnavailable as exc:
@@ -105,3 +106,18 @@ class DumpById(MethodView):
         if dump is None:
             abort(404, message=f"Dump {dump_id} not found.")
         return dump
+
+    @requires(OPERATOR)
+    @blp.response(200, DumpSchema, description="The dump: cancelled if it was pending; still running if it was "
+                                               "running, until it stops before its next batch")
+    @blp.error(404, *examples.NO_DUMP)
+    @blp.error(409, *examples.DUMP_ENDED)
+    def delete(self, dump_id):
+        """Cancel a dump: a pending one at once, a running one before its next batch"""
+        try:
+            item_dumps.cancel_dump(dump_id, by=current_caller())
+        except LookupError:
+            abort(404, message=f"Dump {dump_id} not found.")
+        except TaskFinished as exc:
+            abort(409, message=str(exc))
+        return item_dumps.get_dump(dump_id)

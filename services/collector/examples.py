@@ -33,6 +33,7 @@ NO_TASK = ("No task with this id", f"Task {TASK_ID_EXAMPLE} not found.")
 LOGS_NOT_FOUND = {"unknown_task": {"summary": NO_TASK[0], "value": error_example(404, NO_TASK[1])},
                   "past_the_end": {"summary": PAGE_PAST_END[0], "value": error_example(404, PAGE_PAST_END[1])}}
 NO_DUMP = ("No dump with this id", f"Dump {DUMP_ID_EXAMPLE} not found.")
+DUMP_ENDED = ("The dump has already ended", f"Dump {DUMP_ID_EXAMPLE} is already completed; nothing to cancel.")
 
 # --- starting a task --------------------------------------------------------------------------
 # One start body per source: the fields each accepts are in GET /sources (plus the common ones).

@@ -36,7 +36,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from services.collector import database_urls, items
-from services.collector.errors import DumpRefused
+from services.collector.api_keys import Caller
+from services.collector.errors import DumpRefused, TaskFinished
 from services.collector.models import ItemDump, db
 from services.collector.runtime import runtime
 from services.collector.sealing import seal, unseal
@@ -51,14 +52,14 @@ BATCH = 500
 DUMP_NOT_QUEUED = "The task queue (Redis) is not available; the dump was not started."
 
 
-def start_dump(task_id: str, database_url: str, table: str, config) -> ItemDump:
+def start_dump(task_id: str, database_url: str, table: str, config, by: Caller | None = None) -> ItemDump:
     if not TABLE_NAME.match(table or "") or table.lower().startswith("sqlite_"):
         raise DumpRefused("table", "A table name is 1 to 63 letters, digits or underscores, not starting "
                                    "with a digit or sqlite_.")
     url = checked_url(database_url, config)
     dump = ItemDump(id=str(uuid.uuid4()), task_id=task_id, status="pending", target=redact_url(url),
                     url_sealed=seal(config, {"database_url": url}), table_name=table, rows_written=0,
-                    created_at=utcnow())
+                    created_at=utcnow(), requested_by=by.audit() if by else None)
     db.session.add(dump)
     db.session.commit()
     return dump
@@ -213,8 +214,19 @@ class DumpHeartbeat(threading.Thread):
         self.join(5)
 
 
-def cancel_dump(dump_id: str) -> str:
-    """Cancel a pending dump at once; ask a running one to stop before its next batch. Returns the status."""
+def cancel_dump(dump_id: str, by: Caller | None = None) -> str:
+    """Cancel a pending dump at once; ask a running one to stop before its next batch. Returns the status
+    `by`, the caller, is kept in the dump's audit trail. LookupError for an unknown dump, TaskFinished
+    for one that has already ended."""
+    status = db.session.scalar(select(ItemDump.status).where(ItemDump.id == dump_id))
+    if status is None:
+        raise LookupError(dump_id)
+    if status not in ("pending", "running"):
+        raise TaskFinished(f"Dump {dump_id} is already {status}; nothing to cancel.")
+    if by is not None:
+        db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status.in_(("pending", "running")))
+                           .values(cancelled_by=by.audit()))
+        db.session.commit()
     if db.session.execute(update(ItemDump).where(ItemDump.id == dump_id, ItemDump.status == "pending")
                           .values(status="cancelled", completed_at=utcnow())).rowcount:
         db.session.commit()
@@ -223,6 +235,8 @@ def cancel_dump(dump_id: str) -> str:
     status = db.session.scalar(select(ItemDump.status).where(ItemDump.id == dump_id))
     if status == "running":
         runtime().request_cancel(dump_id)
+    elif status != "cancelled":  # it ended between the two reads
+        raise TaskFinished(f"Dump {dump_id} is already {status}; nothing to cancel.")
     return status
 
 

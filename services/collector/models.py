@@ -133,6 +133,8 @@ class ItemDump(db.Model):
     url_sealed: Mapped[str] = mapped_column(Text)           # Fernet token holding the full URL
     table_name: Mapped[str] = mapped_column(String(63))
     rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[dict | None] = mapped_column(JSON)  # the audit trail, as a task's started_by
+    cancelled_by: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]

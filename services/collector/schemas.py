@@ -271,12 +271,17 @@ class DumpStartSchema(ma.Schema):
 class DumpSchema(ma.Schema):
     id = fields.String(dump_only=True, metadata={"description": "The dump's id (a UUID)", "example": DUMP_ID})
     task_id = fields.String(metadata={"description": "The task whose items it writes", "example": TASK_ID})
-    status = fields.String(metadata={"description": "pending | running | completed | failed", "example": "completed"})
+    status = fields.String(metadata={"description": "pending | running | completed | failed | cancelled",
+                                     "example": "completed"})
     target = fields.String(metadata={"description": "The database URL, password masked",
                                      "example": "postgresql+psycopg://analyst:***@db.internal:5432/analytics"})
     table = fields.String(attribute="table_name", metadata={"description": "The table written",
                                                             "example": "babitalk_items"})
     rows_written = fields.Integer(metadata={"description": "Rows upserted so far", "example": 63})
+    requested_by = fields.Nested(CallerSchema, allow_none=True, metadata={
+        "description": "Who asked for it", "example": {"key_id": 3, "name": "ops-bot", "role": "operator"}})
+    cancelled_by = fields.Nested(CallerSchema, allow_none=True, metadata={
+        "description": "Who cancelled it (null unless cancelled)", "example": None})
     error = fields.String(allow_none=True, metadata={"description": "Why it failed (password masked); null otherwise",
                                                      "example": None})
     created_at = fields.AwareDateTime(metadata={"description": "When it was asked for (UTC)",

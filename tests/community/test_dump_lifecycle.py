@@ -92,3 +92,21 @@ def test_a_pending_dump_is_cancelled_and_never_runs(finished_task, community_app
         for n, token in enumerate(held):
             rt.limiter.release(f"other-{n}", token)
     assert dump_status(client, dump_id) == "cancelled"
+
+
+def test_a_dump_is_cancelled_over_http_and_says_who_asked(finished_task, community_app, client):
+    with community_app.app_context():
+        rt = runtime()
+        held = [rt.limiter.acquire(f"other-{n}") for n in range(community_app.config["COLLECTOR_MAX_RUNNING"])]
+        dump_id = start_dump(client, community_app, finished_task["id"])
+        cancelled = client.delete(f"{API}/dump/{dump_id}")
+        for n, token in enumerate(held):
+            rt.limiter.release(f"other-{n}", token)
+    assert cancelled.status_code == 200, cancelled.json
+    loopback = {"key_id": None, "name": "loopback", "role": "operator"}
+    assert cancelled.json["status"] == "cancelled"
+    assert cancelled.json["requested_by"] == cancelled.json["cancelled_by"] == loopback
+    again = client.delete(f"{API}/dump/{dump_id}")
+    assert again.status_code == 409 and "already cancelled" in again.json["message"]
+    unknown = client.delete(f"{API}/dump/{uuid.uuid4()}")
+    assert unknown.status_code == 404 and unknown.json["code"] == 404
