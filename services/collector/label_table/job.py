@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.types import Integer
@@ -35,11 +37,14 @@ PIPELINE_DEPTH = 2
 
 @dataclass
 class LabeledChunk:
-    rows: list[staging.LabeledRow]
+    rows: staging.LabeledRows
     last_id: object
-    items: int
     labeled: int
     per_label: dict[str, int]
+
+    @property
+    def items(self) -> int:
+        return len(self.rows.ids)
 
 
 class LabelingJob:
@@ -136,18 +141,14 @@ class LabelingJob:
 
     def _label_chunk(self, rows) -> LabeledChunk:
         matched_terms = self.rules.matched_terms
-        labeled, per_label, with_label = [], {}, 0
+        ids, found = [], {}
         for row_id, text in rows:
-            terms = matched_terms(text if isinstance(text, str) else "" if text is None else str(text))
+            terms = matched_terms(text if type(text) is str else "" if text is None else str(text))
             if terms:
-                labels = list(terms)
-                with_label += 1
-                for label in labels:
-                    per_label[label] = per_label.get(label, 0) + 1
-                labeled.append((row_id, labels, terms))
-            else:
-                labeled.append((row_id, [], terms))
-        return LabeledChunk(labeled, rows[-1][0], len(rows), with_label, per_label)
+                found[len(ids)] = terms
+            ids.append(row_id)
+        per_label = Counter(chain.from_iterable(found.values()))
+        return LabeledChunk(staging.LabeledRows(ids, found), ids[-1], len(found), dict(per_label))
 
     def _produce(self, reader, writer, labeled_table, id_column, author, state: dict, stats: LabelStats) -> None:
         """dump_result: the production table from the labeled rows (staging), with each row's author read

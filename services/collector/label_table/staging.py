@@ -8,6 +8,8 @@ staging table, so the output stays as it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -27,7 +29,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
-LabeledRow = tuple[object, list[str], dict[str, list[str]]]   # (id, labels, matched_terms)
+MatchedTerms = dict[str, list[str]]   # {label: what earned it}, in the rules' order: its keys are the labels
+
+
+@dataclass
+class LabeledRows:
+    """A chunk as the staging table gets it: every id in order, and by position the matched terms of the rows
+    that earned a label. Most rows earn none: they cost a slot in `ids` and no object of their own, which
+    keeps the garbage collector's work (it scans every container alive) off the labeling loop."""
+    ids: list
+    terms: dict[int, MatchedTerms]
+
+    def __iter__(self) -> Iterator[tuple[object, list[str], MatchedTerms]]:
+        """(id, labels, matched_terms) of each row."""
+        terms = self.terms
+        for position, row_id in enumerate(self.ids):
+            found = terms.get(position)
+            yield (row_id, list(found), found) if found else (row_id, [], {})
 JSON_COLUMN = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -113,7 +131,7 @@ def forget_after(engine: Engine, table: Table, last_id) -> None:
         connection.execute(statement)
 
 
-def write(engine: Engine, table: Table, rows: list[LabeledRow], labeled_at: datetime) -> None:
+def write(engine: Engine, table: Table, rows: LabeledRows, labeled_at: datetime) -> None:
     """One chunk in one transaction: COPY on PostgreSQL, multi-row INSERTs elsewhere (PyMySQL's executemany
     sends a chunk as a few long INSERT ... VALUES statements; SQLite's is one prepared statement re-run)."""
     with engine.begin() as connection:
@@ -129,18 +147,19 @@ def write(engine: Engine, table: Table, rows: list[LabeledRow], labeled_at: date
                 for row_id, labels, terms in rows])
 
 
-def _copy(connection: Connection, table: Table, rows: list[LabeledRow], labeled_at: datetime) -> None:
+def _copy(connection: Connection, table: Table, rows: LabeledRows, labeled_at: datetime) -> None:
     """The chunk as COPY's text format, built here in one string: psycopg's write_row adapts each value on
     its own, which costs more than the labeling of a short text. JSON has no raw tab or newline (orjson
     escapes control characters) and no NUL: only its backslashes need COPY's doubling."""
     quoted = connection.dialect.identifier_preparer.quote(table.name)
     at = labeled_at.isoformat()
     integer_ids = isinstance(table.c.id.type, Integer)
-    lines = []
-    for row_id, labels, terms in rows:
+    found, lines = rows.terms, []
+    for position, row_id in enumerate(rows.ids):
         key = str(row_id) if integer_ids else _copy_text(str(row_id))
-        if labels:
-            lines.append(f"{key}\t{_copy_json(labels)}\t{_copy_json(terms)}\t{at}\n")
+        terms = found.get(position)
+        if terms:
+            lines.append(f"{key}\t{_copy_json(list(terms))}\t{_copy_json(terms)}\t{at}\n")
         else:       # most rows earn no label: skip the encoder for them
             lines.append(f"{key}\t[]\t{{}}\t{at}\n")
     cursor = connection.connection.driver_connection.cursor()
@@ -160,7 +179,7 @@ def _copy_text(text: str) -> str:
     return text.translate(_COPY_ESCAPES)
 
 
-def _insert_many(connection: Connection, table: Table, rows: list[LabeledRow], labeled_at: datetime) -> None:
+def _insert_many(connection: Connection, table: Table, rows: LabeledRows, labeled_at: datetime) -> None:
     """Through the driver's executemany with the JSON already encoded (as SQLAlchemy's JSON type would:
     json.dumps, ASCII only, so the text fits any character set), skipping the per-value bind processing."""
     quote = connection.dialect.identifier_preparer.quote
