@@ -1,26 +1,37 @@
 """The original systems' documented requests and client examples (tests/conformance/*.json, from
 ORIGINAL_APIS.md), replayed against the stack `make up` starts: only host and port changed.
 
-Not here yet: the labeling task API (`/api/tasks/`, ORIGINAL_APIS.md section A), still being built.
+The labeling task API's cases (section A) run against a real MariaDB (TEST_MYSQL_URL), else the
+same cases against PostgreSQL ("driver": "postgresql", TEST_DATABASE_URL); with neither set only
+they are skipped, saying so.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, inspect, text
+from sqlalchemy.engine import Engine, make_url
 
+from services.collector.outbound import DEFAULT_ALLOW, OutboundPolicy
+
+from tests.support.databases import drop_postgres_schema, fresh_postgres_schema, postgres_base_url
 from tests.support.grader import SANDBOX_CLIENT, SANDBOX_KEY
 from tests.support.orders import order_body
 from tests.support.processes import REPO_ROOT
 from tests.support.waiting import wait_for
 
 CASES = Path(__file__).resolve().parent.parent / "conformance"
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL")        # e.g. mysql+pymysql://root@127.0.0.1:3306/test
 FINAL = ("completed", "failed", "cancelled")
 
 
@@ -28,8 +39,179 @@ def cases(name: str) -> dict:
     return json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-GUIDE, TRIALS, ORDERS, GRADER = (cases(name) for name in
-                                 ("collection_guide", "clinical_trials", "orders_two_way_sync", "grader_etl"))
+GUIDE, TRIALS, ORDERS, GRADER, LABELING = (
+    cases(name) for name in ("collection_guide", "clinical_trials", "orders_two_way_sync", "grader_etl",
+                             "labeling_task_api"))
+
+
+# --- A. the labeling task API --------------------------------------------------------------------
+
+@dataclass
+class LabelingSite:
+    """The user's database server as SITE_CONFIG names it, with an input and an output schema of the run's own."""
+    site_config: dict
+    input_schema: str
+    output_schema: str
+    inputs: Engine      # the test's own connections: to build the input table, to read what the task wrote
+    outputs: Engine
+
+
+def _mysql_site(names: tuple[str, str]):
+    server = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    with server.begin() as connection:
+        for name in names:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    base = server.url
+    config = {**LABELING["create_task"]["body"]["SITE_CONFIG"], "host": base.host, "port": base.port or 3306,
+              "user": base.username, "password": base.password or "", "db": names[0]}
+
+    def drop():
+        with server.begin() as connection:
+            for name in names:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+    return config, [create_engine(base.set(database=name)) for name in names], drop
+
+
+def _postgres_site(names: tuple[str, str]):
+    engines = [create_engine(make_url(fresh_postgres_schema(name)).set(drivername="postgresql+psycopg"))
+               for name in names]
+    base = make_url(postgres_base_url())
+    config = {"host": base.host, "port": base.port or 5432, "user": base.username, "password": base.password or "",
+              "db": base.database, "driver": "postgresql"}
+    return config, engines, lambda: [drop_postgres_schema(name) for name in names]
+
+
+@pytest.fixture
+def labeling_site(stack):
+    if not MYSQL_URL and not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("the labeling task API's cases need a database server for SITE_CONFIG: set TEST_MYSQL_URL "
+                    "(MariaDB/MySQL) or TEST_DATABASE_URL (PostgreSQL); CI sets both")
+    documented = LABELING["create_task"]["body"]
+    suffix = uuid.uuid4().hex[:8]
+    names = (f"{documented['INPUT_SCHEMA']}_{suffix}", f"{documented['OUTPUT_SCHEMA']}_{suffix}")
+    config, engines, drop = (_mysql_site if MYSQL_URL else _postgres_site)(names)
+    allowed = stack.env.get("COLLECTOR_OUTBOUND_ALLOW") or ",".join(DEFAULT_ALLOW)
+    OutboundPolicy.parse(allowed.split(",")).precheck(config["host"], config["port"])   # else a 422 from the stack
+    table = LABELING["input_table"]
+    columns = table["columns"]
+    posts = Table(documented["INPUT_TABLE"], MetaData(), Column(columns[0], Integer, primary_key=True,
+                                                                autoincrement=False),
+                  Column(columns[1], Text), Column(columns[2], String(50)), Column(columns[3], DateTime))
+    posts.create(engines[0])
+    with engines[0].begin() as connection:
+        connection.execute(posts.insert(), [{**dict(zip(columns, row, strict=True)),
+                                             columns[3]: datetime.fromisoformat(row[3])} for row in table["rows"]])
+    try:
+        yield LabelingSite(config, *names, *engines)
+    finally:
+        for engine in engines:
+            engine.dispose()
+        drop()
+
+
+def labeling_body(site: LabelingSite, **changes) -> dict:
+    """The documented create_task body, with SITE_CONFIG and the two schemas the user's own."""
+    body = json.loads(json.dumps(LABELING["create_task"]["body"]))
+    body.update(INPUT_SCHEMA=site.input_schema, OUTPUT_SCHEMA=site.output_schema, SITE_CONFIG=site.site_config,
+                **changes)
+    return body
+
+
+def envelope(response: requests.Response, status: int = 200):
+    """The original's envelope: the payload in error_message, error_code the HTTP status."""
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer["error_code"] == status and "error_message" in answer, answer
+    return answer["error_message"]
+
+
+def call(stack, spec: dict, task_id: str = "", body: dict | None = None, status: int = 200):
+    url = stack.url(LABELING["service"]) + spec["path"].format(task_id=task_id)
+    return envelope(requests.request(spec["method"], url, json=body, timeout=10), status)
+
+
+def check_status(stack, task_id: str) -> dict:
+    answer = call(stack, LABELING["check_status"], task_id)
+    assert set(LABELING["check_status"]["fields"]) <= set(answer), set(LABELING["check_status"]["fields"]) - set(answer)
+    assert answer["stat"] in LABELING["check_status"]["states"], answer["stat"]
+    return answer
+
+
+def decoded(row: dict) -> dict:
+    """A row as the task wrote it (MariaDB hands JSON columns back as text)."""
+    return {key: json.loads(value) if key in ("labels", "matched_terms", "label_counts") and isinstance(value, str)
+            else value for key, value in row.items()}
+
+
+def rows_of(engine: Engine, name: str) -> list[dict]:
+    table = Table(name, MetaData(), autoload_with=engine)
+    with engine.connect() as connection:
+        return [decoded(dict(row._mapping)) for row in connection.execute(table.select())]
+
+
+@pytest.mark.parametrize("case", LABELING["cases"], ids=[c["name"] for c in LABELING["cases"]])
+def test_the_labeling_tasks_create_check_sample_and_dump(stack, labeling_site, case):
+    """create_task as documented, check_status until SUCCESS, result_sample, the dump_result tables."""
+    site, create = labeling_site, LABELING["create_task"]
+    body = labeling_body(site, **case["changes"])
+    echo = call(stack, create, body=body)
+    assert set(create["answer_fields"]) <= set(echo), set(create["answer_fields"]) - set(echo)
+    assert re.fullmatch(r"[0-9a-f]{32}", echo["task_id"])
+    assert echo["date_range"] == create["date_range"]
+    assert [echo[key.lower()] for key in ("MODEL_TYPE", "PREDICT_TYPE", "START_TIME", "END_TIME", "OUTPUT_SCHEMA",
+                                          "COUNTDOWN", "QUEUE")] == \
+        [body[key] for key in ("MODEL_TYPE", "PREDICT_TYPE", "START_TIME", "END_TIME", "OUTPUT_SCHEMA", "COUNTDOWN",
+                               "QUEUE")]
+    assert (echo["target_schema"], echo["target_table"]) == (site.input_schema, body["INPUT_TABLE"])
+
+    seen = []
+    done = wait_for(lambda: seen.append(s := check_status(stack, echo["task_id"])) or
+                    (s["stat"] in ("SUCCESS", "FAILURE", "REVOKED") and s),
+                    timeout=120, interval=0.2, what="the labeling task to end")
+    assert done["stat"] == "SUCCESS", done["error_message"]
+    assert {s["stat"] for s in seen} <= {"PENDING", "STARTED", "SUCCESS"}
+    assert {key: done[key] for key in case["status"]} == case["status"]
+    assert (done["task_id"], done["date_range"]) == (echo["task_id"], create["date_range"])
+    assert done["result"] == case["result"].format(output_schema=site.output_schema)
+    assert done["peak_memory"] > 0 and done["run_time"] >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", done["create_time"])
+
+    sample = call(stack, LABELING["result_sample"], echo["task_id"])
+    assert (sample["task_id"], sample["stat"], sample["count"]) == (echo["task_id"], "SUCCESS", len(case["output"]))
+    in_range = {row[0]: row for row in LABELING["input_table"]["rows"] if str(row[0]) in case["output"]}
+    assert {row["id"]: (row["labels"], row["author"]) for row in sample["data"]} == \
+        {id_: (case["output"][str(id_)], row[2]) for id_, row in in_range.items()}
+
+    output_table, production_table = f"{body['INPUT_TABLE']}_output", f"{body['INPUT_TABLE']}_prod"
+    assert {str(row["id"]): row["labels"] for row in rows_of(site.outputs, output_table)} == case["output"]
+    production = {str(row[case["production_key"]]): {key: row[key] for key in next(iter(case["production"].values()))}
+                  for row in rows_of(site.outputs, production_table)}
+    assert production == case["production"]
+    assert int(done["length_prod_table"]) == len(production)
+
+
+def test_the_labeling_tasks_abort_and_unknown_task(stack, labeling_site):
+    """abort_task's documented body and answer, on a second task still in its countdown; then the 409 and the 404."""
+    abort = LABELING["abort_task"]
+    body = labeling_body(labeling_site, PATTERN=LABELING["cases"][0]["changes"]["PATTERN"], **abort["changes"])
+    task_id = call(stack, LABELING["create_task"], body=body)["task_id"]
+    pending = check_status(stack, task_id)
+    assert (pending["stat"], pending["prod_stat"]) == ("PENDING", "pending")
+
+    sent = {key: value.format(task_id=task_id) for key, value in abort["body"].items()}
+    answer = call(stack, abort, body=sent)
+    assert answer == abort["answer"].format(task_id=task_id, stat="PENDING")
+    revoked = check_status(stack, task_id)
+    assert (revoked["stat"], revoked["length_prod_table"]) == ("REVOKED", None)
+    assert inspect(labeling_site.outputs).get_table_names() == []                  # nothing written
+
+    again = requests.post(stack.url(LABELING["service"]) + abort["path"], json=sent, timeout=10)
+    assert "REVOKED" in envelope(again, abort["again_status"])
+    unknown = requests.get(stack.url(LABELING["service"]) + LABELING["unknown_task"]["path"], timeout=10)
+    assert "not found" in envelope(unknown, LABELING["unknown_task"]["status"])
+    assert {"code", "status", "message"} <= set(unknown.json())                      # the house fields beside
 
 
 # --- B. the async collection guide ---------------------------------------------------------------
