@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.types import Integer
 
 from services.collector.config import DEFAULT_LABEL_TABLE_CHUNK_ROWS
@@ -227,7 +227,10 @@ class LabelingJob:
             staging.forget_after(writer, target, state.get("last_id"))
             ctx.log(f"Resuming after {state['done']:,} of {state['total']:,} rows (attempt {ctx.attempt})")
             return state
-        counted = [func.count()] + ([func.count(distinct(author))] if author is not None else [])
+        counted = [func.count()]
+        if author is not None:   # COUNT over SELECT DISTINCT: hashed, where COUNT(DISTINCT) sorts (2x on PostgreSQL)
+            authors = select(author.label("author")).where(in_range).distinct().subquery()
+            counted.append(select(func.count(authors.c.author)).scalar_subquery())
         with reader.connect() as connection:
             numbers = connection.execute(select(*counted).select_from(table).where(in_range)).one()
         state = {"total": numbers[0], "unique_authors": numbers[1] if author is not None else None,
