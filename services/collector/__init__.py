@@ -20,6 +20,7 @@ from services.collector.models import db, migrate
 from services.collector.runtime import init_runtime
 from services.collector.sample_view import sample_view
 from shared.app import build_service_app
+from shared.health import add_check, redis_check
 
 # The blueprints' modules are imported at the top: none of them imports this package's
 # create_app, so there is no cycle to break (the layers are in README.md).
@@ -35,6 +36,7 @@ def create_app(config=None) -> Flask:
     app.register_blueprint(login_pages)  # the dashboard's login (login.py)
     app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
     init_runtime(app, declare_actors)  # the broker, built on first use, declares the actors (actors.py)
+    add_check(app, "redis", redis_check())  # the broker, the task cap and cancels: /health is 503 without it
     app.cli.add_command(collector_cli)
     app.cli.add_command(keys_cli)
     return app

@@ -34,8 +34,8 @@ from services.collector.models import (
     TaskLog,
     db,
 )
-from services.collector.outbound import OutboundRefused, policy_from_config
 from services.collector.api_keys import Caller
+from services.collector.outbound import OutboundRefused, policy_from_config
 from services.collector.runtime import runtime
 from services.collector.schemas import CommonStartSchema
 from services.collector.sealing import seal, seal_callback_url
