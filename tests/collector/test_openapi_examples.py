@@ -56,4 +56,5 @@ def test_every_other_example_request_gets_a_documented_answer(client):
             assert str(response.status_code) in op["responses"], (method, url, response.status_code, response.json)
             document[path][method.upper()].validate_response(response)
             sent += 1
-    assert sent == 15   # every operation but the start and /health (3 of them the labeling task API's, 1 the dump's cancel)
+    # every operation but the start and /health: 3 of them the labeling task API's, 1 the dump's cancel
+    assert sent == 15
