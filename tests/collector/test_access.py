@@ -7,7 +7,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from services.collector import create_app
 from services.collector.models import ApiKey, Task, db
 from tests.support.collector import start, task_of
 from tests.support.auth import SERVICE_TOKEN
@@ -157,8 +156,8 @@ def test_loopback_names_are_allowed_hosts(client, host):
     assert client.get("/health", headers={"Host": host}).status_code == 200
 
 
-def test_configured_hosts_and_bind_name_are_allowed(collector_config):
-    app = create_app({**collector_config, "COLLECTOR_ALLOWED_HOSTS": ["collector.internal"]})
+def test_configured_hosts_and_bind_name_are_allowed(make_collector_app):
+    app = make_collector_app(COLLECTOR_ALLOWED_HOSTS=["collector.internal"])
     client = app.test_client()
     assert client.get("/health", headers={"Host": "collector.internal:8000"}).status_code == 200
     house_error(client.get("/health", headers={"Host": "localhost"}), 400)
@@ -174,8 +173,8 @@ def test_cors_preflight_from_an_unconfigured_origin_gets_no_allow_origin(client)
     assert "Access-Control-Allow-Origin" not in read.headers
 
 
-def test_a_configured_cors_origin_is_allowed_but_needs_a_key(collector_config):
-    app = create_app({**collector_config, "COLLECTOR_CORS_ORIGINS": ["https://ui.example"]})
+def test_a_configured_cors_origin_is_allowed_but_needs_a_key(make_collector_app):
+    app = make_collector_app(COLLECTOR_CORS_ORIGINS=["https://ui.example"])
     client = app.test_client()
     origin = {"Origin": "https://ui.example"}
     preflight = client.options(f"{API}/trials/start", headers={**origin, **PREFLIGHT})
@@ -190,11 +189,11 @@ def test_a_configured_cors_origin_is_allowed_but_needs_a_key(collector_config):
     assert started.status_code == 202 and started.headers["Access-Control-Allow-Origin"] == "https://ui.example"
 
 
-def test_forwarded_for_is_ignored_unless_proxies_are_configured(collector_config):
+def test_forwarded_for_is_ignored_unless_proxies_are_configured(make_collector_app):
     forwarded = {"X-Forwarded-For": "127.0.0.1"}
-    app = create_app(collector_config)
+    app = make_collector_app()
     house_error(app.test_client().get(f"{API}/tasks", headers=forwarded, environ_base=ELSEWHERE), 401)
-    behind_proxy = create_app({**collector_config, "COLLECTOR_TRUSTED_PROXIES": 1})
+    behind_proxy = make_collector_app(COLLECTOR_TRUSTED_PROXIES=1)
     client = behind_proxy.test_client()  # the proxy is on loopback; the client it forwards is not
     house_error(client.get(f"{API}/tasks", headers={"X-Forwarded-For": "203.0.113.9"}), 401)
 
@@ -244,8 +243,8 @@ def test_revoking_the_key_ends_its_dashboard_session(required_app):
     assert client.get("/").status_code == 302
 
 
-def test_dashboard_admin_password_login(collector_config):
-    app = create_app({**collector_config, "COLLECTOR_AUTH": "required", "COLLECTOR_ADMIN_PASSWORD": "pw-0123456789"})
+def test_dashboard_admin_password_login(make_collector_app):
+    app = make_collector_app(COLLECTOR_AUTH="required", COLLECTOR_ADMIN_PASSWORD="pw-0123456789")
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert client.post("/login", data={"password": "nope", "csrf_token": csrf_token(page)}).status_code == 401

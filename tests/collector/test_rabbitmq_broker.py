@@ -14,7 +14,6 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 from dramatiq.middleware import Middleware
 
-from services.collector import create_app
 from services.collector.config import Config
 from services.collector.runtime import RUN_TASK, runtime
 from shared.config import ConfigError
@@ -26,11 +25,11 @@ from tests.support.waiting import wait_for
 API = "/api/v1/async-collection"
 
 
-def test_the_broker_url_picks_the_broker(collector_config):
+def test_the_broker_url_picks_the_broker(collector_config, make_collector_app):
     choices = {"": RedisBroker, "redis://127.0.0.1:6379/3": RedisBroker,
                "amqp://guest:guest@127.0.0.1:5672/%2F": RabbitmqBroker}
     for url, kind in choices.items():
-        app = create_app({**collector_config, "COLLECTOR_BROKER_URL": url})
+        app = make_collector_app(COLLECTOR_BROKER_URL=url)
         with app.app_context():
             broker = runtime().broker  # built and its actors declared: RabbitMQ is not dialled until used
             assert type(broker) is kind, url
@@ -47,14 +46,14 @@ def test_the_broker_url_picks_the_broker(collector_config):
         Config({"COLLECTOR_BROKER_URL": "ftp://guest:hunter2-secret@127.0.0.1/"})
     assert "COLLECTOR_BROKER_URL" in str(refused.value) and "hunter2" not in str(refused.value)
     assert Config({"COLLECTOR_BROKER_URL": "amqps://u:p@rabbit.internal/stack"}).COLLECTOR_BROKER_URL
-    with create_app({**collector_config, "COLLECTOR_BROKER_URL": "ftp://127.0.0.1/"}).app_context(), \
+    with make_collector_app(COLLECTOR_BROKER_URL="ftp://127.0.0.1/").app_context(), \
             pytest.raises(ValueError, match="COLLECTOR_BROKER_URL"):
         runtime().broker  # noqa: B018 (a test config skips Config's check: building the broker refuses it)
 
 
-def test_health_is_503_while_the_rabbitmq_broker_does_not_answer(collector_config, caplog):
+def test_health_is_503_while_the_rabbitmq_broker_does_not_answer(make_collector_app, caplog):
     url = f"amqp://guest:hunter2-secret@127.0.0.1:{free_port()}/%2F"  # nothing listens there
-    client = create_app({**collector_config, "COLLECTOR_BROKER_URL": url}).test_client()
+    client = make_collector_app(COLLECTOR_BROKER_URL=url).test_client()
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json["errors"]["rabbitmq"].startswith("does not answer")
@@ -132,9 +131,9 @@ def test_over_the_cap_a_task_waits_on_the_delay_queue_and_a_cancel_is_a_redis_fl
     assert (task["status"], task["attempt"], task["progress"]) == ("cancelled", 1, 1)
 
 
-def test_a_start_while_rabbitmq_is_down_is_a_503_and_the_task_failed(collector_config, caplog):
+def test_a_start_while_rabbitmq_is_down_is_a_503_and_the_task_failed(make_collector_app, caplog):
     url = f"amqp://guest:hunter2-secret@127.0.0.1:{free_port()}/%2F"  # nothing listens there
-    client = create_app({**collector_config, "COLLECTOR_BROKER_URL": url}).test_client()
+    client = make_collector_app(COLLECTOR_BROKER_URL=url).test_client()
     response = client.post(f"{API}/trials/start", json={"per_page": 10})
     assert response.status_code == 503
     assert set(response.json) >= {"code", "status", "message"} and response.json["status"] == "Service Unavailable"

@@ -77,6 +77,29 @@ def collector_app(collector_config):
 
 
 @pytest.fixture
+def make_collector_app(collector_config):
+    """`make_collector_app(**overrides)`: more apps on the test's database, each closed after the test
+    (an engine left to the garbage collector would leak its PostgreSQL connections into a later test)."""
+    from services.collector import create_app
+    from services.collector.models import db
+    from services.collector.runtime import runtime
+
+    apps = []
+
+    def make(**overrides):
+        apps.append(create_app({**collector_config, **overrides}))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            if "broker" in vars(runtime()):  # built (a test may have made one that refuses to build)
+                runtime().broker.close()
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def worker(collector_app):
     """`worker(threads=3, queues=None)`: real Dramatiq worker threads on the app's broker."""
     from dramatiq import Worker
