@@ -16,7 +16,17 @@ from flask_smorest import abort
 from werkzeug.exceptions import HTTPException
 
 from services.collector import examples, tasks
-from services.collector.access import OPERATOR, VIEWER, current_caller, json_body, requires
+from services.collector.access import (
+    NO_KEY,
+    NOT_JSON,
+    OPERATOR,
+    VIEWER,
+    current_caller,
+    json_body,
+    not_allowed_message,
+    requires,
+)
+from services.collector.api_keys import Caller
 from services.collector.errors import EnqueueFailed, SealingUnavailable, TaskFinished
 from services.collector.label_table import labeling_api
 from services.collector.label_table.sample import sample_of
@@ -54,9 +64,37 @@ def _envelope(error: HTTPException):
     return response
 
 
+def _in_the_envelope(status: int, description: str, message: str) -> dict:
+    return {"description": description, "content": {"application/json": {
+        "schema": LabelingErrorSchema, "example": examples.labeling_error(status, message)}}}
+
+
+def envelope_access_errors(role: str, json_writes: bool = False, query_args: bool = False):
+    """The access checks' 401/403 (and for writes 415, and the body checks' 400/413), and the query
+    arguments' 422, documented in the envelope
+    these routes answer them in (placed above `requires`, `json_body` and `blp.arguments`, whose
+    house-shape documentation it replaces)."""
+    responses = {"401": _in_the_envelope(401, "No API key, or one that is unknown or revoked", NO_KEY),
+                 "403": _in_the_envelope(403, f"The key's role is below {role}, or a cross-site write",
+                                         not_allowed_message(role, Caller("reader", VIEWER, 7)))}
+    if json_writes:
+        responses["415"] = _in_the_envelope(415, "The body is not JSON", NOT_JSON)
+        responses["400"] = _in_the_envelope(400, "The body is not readable JSON (or nested too deeply)",
+                                            "The JSON body is nested too deeply to be read.")
+        responses["413"] = _in_the_envelope(413, "The body is larger than COLLECTOR_MAX_CONTENT_LENGTH",
+                                            "The request body is larger than this service accepts "
+                                            "(1048576 bytes at most).")
+    if query_args:
+        responses["422"] = _in_the_envelope(422, "Invalid query arguments (each named in errors.query)",
+                                            "The request was well-formed but was unable to be followed due to "
+                                            "semantic errors.")
+    return blp.doc(responses=responses)
+
+
 @blp.route("/", strict_slashes=False)
 class LabelingTasks(MethodView):
     @blp.doc(requestBody=examples.LABELING_POST_BODY)
+    @envelope_access_errors(OPERATOR, json_writes=True)
     @requires(OPERATOR)
     @json_body
     @blp.response(200, LabelingPostAnswerSchema, description="create_task: the task echoed; abort_task: the "
@@ -82,6 +120,7 @@ class LabelingTasks(MethodView):
 
 @blp.route("/<string:task_id>", parameters=[examples.LABELING_TASK_ID])
 class LabelingTaskById(MethodView):
+    @envelope_access_errors(VIEWER)
     @requires(VIEWER)
     @blp.response(200, LabelingStatusAnswerSchema)
     @blp.alt_response(404, schema=LabelingErrorSchema, description="No such task", example=examples.LABELING_NO_TASK)
@@ -92,6 +131,7 @@ class LabelingTaskById(MethodView):
 
 @blp.route("/<string:task_id>/sample", parameters=[examples.LABELING_TASK_ID])
 class LabelingTaskSample(MethodView):
+    @envelope_access_errors(VIEWER, query_args=True)
     @requires(VIEWER)
     @blp.arguments(LabelingSampleQueryArgsSchema, location="query")
     @blp.response(200, LabelingSampleAnswerSchema, example=examples.LABELING_SAMPLE)

@@ -41,8 +41,6 @@ def test_killed_worker_and_web_process_come_back_and_the_task_completes_once(sta
     collector = stack.url("collector")
     before = states(stack)
     worker, orders_a = before["collector-worker"]["pid"], before["orders-a"]["pid"]
-    # The process that runs the actors is dramatiq's child, the one an out-of-memory kill would pick.
-    (worker_process,) = children(worker)
     task_id = start(collector, "babitalk", {"target_date": (date.today() - timedelta(days=3)).isoformat(),
                                             "categories": ["reviews", "talks"]})
 
@@ -51,6 +49,12 @@ def test_killed_worker_and_web_process_come_back_and_the_task_completes_once(sta
 
     wait_for(lambda: task()["status"] == "running" and task()["rows_written"] > 0, timeout=60,
              what="the task to store its first items")
+    # The process that runs the task is one of dramatiq's children (another serves its metrics): the
+    # one an out-of-memory kill would pick. The task's log names it: "Started ... on <host>:<pid>".
+    lines = requests.get(f"{collector}{COLLECTOR}/task/{task_id}/logs", timeout=10).json()["data"]
+    (started,) = [line["message"] for line in lines if line["message"].startswith("Started ")]
+    worker_process = int(started.rsplit(":", 1)[1])
+    assert worker_process in children(worker)
     os.kill(worker_process, signal.SIGKILL)
     os.kill(orders_a, signal.SIGKILL)
 
