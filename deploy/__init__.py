@@ -1,1 +1,1 @@
-"""Deployment: the process launcher for `make up`, Procfiles, compose file and the upstream sandbox."""
+"""Deployment: the process launcher for `make up` (supervisord), the compose file and the upstream sandbox."""
