@@ -2,54 +2,27 @@
 also when it accepts connections and never answers), /health/live only that the process answers."""
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
 
 from shared import health
-from tests.shared.service_apps import SERVICES, service_app, service_config
+from tests.shared.service_apps import SERVICES
+from tests.support.listeners import Tarpit
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 
 
 @pytest.fixture
-def make_app(migrated_database_for, tmp_path, redis_url):
-    apps = []
-
-    def make(service: str, **overrides):
-        context = service_app(service, service_config(service, migrated_database_for(service), tmp_path, redis_url,
-                                                      **overrides))
-        apps.append(context)
-        return context.__enter__()
-
-    yield make
-    for context in reversed(apps):
-        context.__exit__(None, None, None)
+def make_app(make_service_app):
+    return make_service_app
 
 
 @pytest.fixture
 def tarpit():
     """A TCP port that accepts connections and never answers (until the test ends)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted, stop = [], threading.Event()
-
-    def serve():
-        server.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
+    with Tarpit() as server:
+        yield server.port
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -29,18 +29,8 @@ def service(request):
 
 
 @pytest.fixture
-def make_app(service, migrated_database_for, tmp_path, redis_url):
-    apps = []
-
-    def make(**overrides):
-        context = service_app(service, service_config(service, migrated_database_for(service), tmp_path, redis_url,
-                                                      **overrides))
-        apps.append(context)
-        return context.__enter__()
-
-    yield make
-    for context in reversed(apps):
-        context.__exit__(None, None, None)
+def make_app(service, make_service_app):
+    return lambda **overrides: make_service_app(service, **overrides)
 
 
 def json_operations(spec: dict):

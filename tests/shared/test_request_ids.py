@@ -12,23 +12,13 @@ import pytest
 from shared.config import BaseConfig, ConfigError
 from shared.http import HttpSession
 from shared.logs import configure_logging, current_request_id, request_id_scope
-from tests.shared.service_apps import SERVICES, service_app, service_config
+from tests.shared.service_apps import SERVICES
 from tests.support.http_server import serve
 
 
 @pytest.fixture
-def make_app(migrated_database_for, tmp_path, redis_url):
-    contexts = []
-
-    def make(service: str, **overrides):
-        context = service_app(service, service_config(service, migrated_database_for(service), tmp_path, redis_url,
-                                                      **overrides))
-        contexts.append(context)
-        return context.__enter__()
-
-    yield make
-    for context in reversed(contexts):
-        context.__exit__(None, None, None)
+def make_app(make_service_app):
+    yield make_service_app
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "_shared_logs", False)]:
         root.removeHandler(handler)

@@ -49,7 +49,12 @@ class _Server:
             return len(self.connections)
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); a close() alone would leave the socket
+        # listening (and accepting) under that thread on Linux.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self._thread.join(5)
         with self._lock:
             for conn in self._open:
                 with contextlib.suppress(OSError):
