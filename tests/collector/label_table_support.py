@@ -112,3 +112,14 @@ def read_labels(engine: Engine, name: str) -> dict:
         return json.loads(raw) if isinstance(raw, str) else raw
 
     return {row["id"]: (value(row["labels"]), value(row["matched_terms"])) for row in dump_rows(engine, name)}
+
+
+PRICE_RULES = {"model": "keyword", "labels": {"price": ["가격"]}}
+
+
+def start_body(url: str, table: str = "posts", output: str = "labels") -> dict:
+    """A label_table start body over `table` (body, post_id, posted_at) in January 2026."""
+    return {"input": {"database_url": url, "table": table, "text_column": "body", "id_column": "post_id",
+                      "time_column": "posted_at"},
+            "start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "rules": PRICE_RULES,
+            "output": {"table": output}}

@@ -20,19 +20,10 @@ from tests.collector.label_table_support import (
     mysql_server,
     read_labels,
     sqlite_dir,  # noqa: F401 (an autouse fixture)
+    start_body,
 )
 from tests.support.collector import start, wait_status
 from tests.support.processes import free_port
-
-RULES = {"model": "keyword", "labels": {"price": ["가격"]}}
-
-
-def start_body(url: str, table: str = "posts", output: str = "labels") -> dict:
-    return {"input": {"database_url": url, "table": table, "text_column": "body", "id_column": "post_id",
-                      "time_column": "posted_at"},
-            "start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "rules": RULES,
-            "output": {"table": output}}
-
 
 def everything_shown_and_stored(app, client, task_id: str) -> str:
     """Every place a password could leak to but the logs: the API's answers, the task's rows."""

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.collector.models import Task, TaskLog, db
 from tests.support.collector import start, wait_status
 from tests.collector.label_table_support import API, sqlite_dir  # noqa: F401 (an autouse fixture)
-from tests.collector.test_label_table_secrets import start_body
+from tests.collector.label_table_support import start_body
 from tests.support.listeners import FakeMySQL, RecordingListener, Tarpit
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.test_journeys import COLLECTOR, finished_task, start
+from tests.support.live_collector import COLLECTOR, finished_task, start
 from tests.support.waiting import wait_for
 
 

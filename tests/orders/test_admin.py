@@ -2,22 +2,12 @@
 collision resolution by action."""
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from tests.orders.inprocess import Pair, put
 from tests.support.auth import AUTH
-from tests.support.orders import order_body
-
-
-def csrf(html: str, name: str = "csrf_token") -> str:
-    return re.search(rf'name="{name}" (?:type="hidden" )?value="([^"]+)"', html).group(1)
-
-
-def log_in(client, password="test-admin-password"):
-    token = csrf(client.get("/admin/login").text)
-    return client.post("/admin/login", data={"username": "admin", "password": password, "csrf_token": token})
+from tests.support.orders import csrf, log_in, order_body
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import pytest
 from itsdangerous import BadSignature
 
-from tests.orders.test_admin import csrf, log_in
+from tests.support.orders import csrf, log_in
 from tests.support.processes import free_port
 
 LISTING = "/admin/order/"

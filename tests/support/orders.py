@@ -1,6 +1,7 @@
 """The orders service in tests: its test configuration and an order's body."""
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 
 from tests.support.auth import SERVICE_TOKEN
@@ -30,3 +31,14 @@ def dispose(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def csrf(html: str, name: str = "csrf_token") -> str:
+    """The CSRF token of an admin page's form."""
+    return re.search(rf'name="{name}" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+def log_in(client, password="test-admin-password"):
+    """Log in to the admin (the user orders_config sets up)."""
+    token = csrf(client.get("/admin/login").text)
+    return client.post("/admin/login", data={"username": "admin", "password": password, "csrf_token": token})
