@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from threading import Lock
 
-from flask import g
+from flask import g, request
 
 from shared.api import ArgumentsParser, Blueprint, known_query_args
 
@@ -24,9 +24,10 @@ class MemoisedQueryParser(ArgumentsParser):
         self._lock = Lock()
 
     def parse(self, argmap, req=None, *, location=None, **kwargs):
-        if location not in ("query", "querystring") or req is None:
+        if location not in ("query", "querystring"):
             return super().parse(argmap, req, location=location, **kwargs)
-        key = (id(argmap), req.query_string)
+        # webargs' use_args hands over req=None (the parser falls back on flask.request).
+        key = (id(argmap), (request if req is None else req).query_string)
         with self._lock:
             entry = self._parsed.get(key)
         if entry is not None:
