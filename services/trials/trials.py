@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ARRAY,
+    Integer,
     Select,
     String,
     and_,
@@ -78,9 +79,9 @@ def bump_revision() -> None:
 _REVISION = select(Revision.revision).where(Revision.id == 1)
 
 
-def table_revision() -> int:
-    # On the session's connection, not through the ORM: a third of a list page's time went there.
-    return db.session.connection().execute(_REVISION).scalar() or 0
+def table_revision(conn) -> int:
+    """The table's revision (see `Revision`), read on `conn`, a Core connection."""
+    return conn.execute(_REVISION).scalar() or 0
 
 
 def content_hash(content: dict) -> str:
@@ -296,35 +297,83 @@ def text_matches(q: str, use_index: bool = True):
     is LIKE's exactly. PostgreSQL's planner takes the pg_trgm GIN indexes for ILIKE by itself.
     `use_index=False` leaves SQLite to scan in the requested order: cheaper for a page when
     most rows match (see `services/trials/reads.py`)."""
-    pattern = _like_pattern(q)
+    return _text_clause(_search_mode(q, use_index), filter_values({"q": q}))
+
+
+def _search_mode(q: str, use_index: bool) -> str:
+    """"index" (the SQLite trigram table narrows, then LIKE) or "like" (LIKE alone)."""
+    return "index" if use_index and len(q) >= TRIGRAM and db.engine.dialect.name == "sqlite" else "like"
+
+
+def _text_clause(mode: str, values: dict | None = None):
+    """The search clause; its parameters `q_like` and `q_phrase` hold `values` when given."""
+    values = values or {}
+    pattern = bindparam("q_like", values.get("q_like"), type_=String)
     like = or_(*(column.ilike(pattern, escape="\\") for column in (Trial.title, Trial.institution, Trial.department)))
-    if not use_index or len(q) < TRIGRAM or db.engine.dialect.name != "sqlite":
+    if mode == "like":
         return like
-    phrase = '"' + q.replace('"', '""') + '"'
     # The index's rowids are its own (see models.py), mapped to trial ids by SQLITE_SEARCH_ROWIDS.
     table, rowids = SQLITE_SEARCH_TABLE, SQLITE_SEARCH_ROWIDS
     indexed = text(f"trials.trial_id IN (SELECT trial_id FROM {rowids} WHERE id IN "
-                   f"(SELECT rowid FROM {table} WHERE {table} MATCH :phrase))")
-    return and_(indexed.bindparams(phrase=phrase), like)
+                   f"(SELECT rowid FROM {table} WHERE {table} MATCH :q_phrase))")
+    return and_(indexed.bindparams(bindparam("q_phrase", values.get("q_phrase"), type_=String)), like)
+
+
+EXACT_FILTERS = ("department", "phase", "study_type", "scope", "institution")
+
+
+def filter_shape(args: dict, use_index: bool = True) -> tuple:
+    """What decides the SQL of `filtered_select` (never a value): which filters, the search path, the order.
+
+    The reads keep one statement per shape (services/trials/reads.py), so two requests that differ
+    only in their values run the same statement with other parameters."""
+    return (bool(args.get("include_withdrawn")),
+            _search_mode(args["q"], use_index) if args.get("q") else None,
+            tuple(name for name in EXACT_FILTERS if args.get(name)),
+            args.get("min_subjects") is not None, args.get("max_subjects") is not None,
+            bool(args.get("updated_since")), args.get("sort", "trial_id"))
+
+
+def filter_values(args: dict) -> dict:
+    """The parameters of `filtered_select` for `args`, by bind name."""
+    values = {}
+    if args.get("q"):
+        values["q_like"] = _like_pattern(args["q"])
+        values["q_phrase"] = '"' + args["q"].replace('"', '""') + '"'
+    for name in EXACT_FILTERS:
+        if args.get(name):
+            values[name] = args[name].lower()
+    for name in ("min_subjects", "max_subjects"):
+        if args.get(name) is not None:
+            values[name] = args[name]
+    if args.get("updated_since"):
+        values["updated_since"] = as_utc(args["updated_since"])
+    return values
+
+
+def filtered_select(shape: tuple) -> Select:
+    """The trials matching filters of this shape (`filter_shape`), in the requested stable order;
+    the values are bound parameters named as `filter_values` names them."""
+    include_withdrawn, search, exact, has_min, has_max, has_since, sort = shape
+    stmt = select(*TRIAL_COLUMNS)
+    if not include_withdrawn:
+        stmt = stmt.where(Trial.withdrawn_at.is_(None))
+    if search:
+        stmt = stmt.where(_text_clause(search))
+    for name in exact:
+        stmt = stmt.where(func.lower(getattr(Trial, name)) == bindparam(name, type_=String))
+    if has_min:
+        stmt = stmt.where(Trial.target_subjects >= bindparam("min_subjects", type_=Integer))
+    if has_max:
+        stmt = stmt.where(Trial.target_subjects <= bindparam("max_subjects", type_=Integer))
+    if has_since:
+        stmt = stmt.where(Trial.updated_at >= bindparam("updated_since", type_=Trial.updated_at.type))
+    return stmt.order_by(*order_by(sort))
 
 
 def filtered_trials(args: dict, use_index: bool = True) -> Select:
-    """The trials matching the list filters, in the requested stable order."""
-    stmt = select(*TRIAL_COLUMNS)
-    if not args.get("include_withdrawn"):
-        stmt = stmt.where(Trial.withdrawn_at.is_(None))
-    if args.get("q"):
-        stmt = stmt.where(text_matches(args["q"], use_index))
-    for name in ("department", "phase", "study_type", "scope", "institution"):
-        if args.get(name):
-            stmt = stmt.where(func.lower(getattr(Trial, name)) == args[name].lower())
-    if args.get("min_subjects") is not None:
-        stmt = stmt.where(Trial.target_subjects >= args["min_subjects"])
-    if args.get("max_subjects") is not None:
-        stmt = stmt.where(Trial.target_subjects <= args["max_subjects"])
-    if args.get("updated_since"):
-        stmt = stmt.where(Trial.updated_at >= as_utc(args["updated_since"]))
-    return stmt.order_by(*order_by(args.get("sort", "trial_id")))
+    """The trials matching the list filters, in the requested stable order (values bound in)."""
+    return filtered_select(filter_shape(args, use_index)).params(filter_values(args))
 
 
 def order_by(sort: str) -> list:
@@ -336,13 +385,17 @@ def order_by(sort: str) -> list:
     return [primary.nulls_last(), Trial.trial_id.asc()]
 
 
-def recent_trials(include_withdrawn: bool = False, days: int = 7, now: datetime | None = None) -> Select:
-    """Trials whose content changed within the rolling window [now - days, now]."""
-    since = (now or utcnow()) - timedelta(days=days)
-    stmt = select(*TRIAL_COLUMNS).where(Trial.updated_at >= since)
+def recent_select(include_withdrawn: bool = False) -> Select:
+    """Trials whose content changed since the bound parameter `since`, newest first."""
+    stmt = select(*TRIAL_COLUMNS).where(Trial.updated_at >= bindparam("since", type_=Trial.updated_at.type))
     if not include_withdrawn:
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     return stmt.order_by(Trial.updated_at.desc(), Trial.trial_id.asc())
+
+
+def recent_trials(include_withdrawn: bool = False, days: int = 7, now: datetime | None = None) -> Select:
+    """Trials whose content changed within the rolling window [now - days, now]."""
+    return recent_select(include_withdrawn).params(since=(now or utcnow()) - timedelta(days=days))
 
 
 def history_of(trial_id: str) -> Select:

@@ -3,7 +3,7 @@ as Flask would write it; and the totals it keeps follow every write and the movi
 from datetime import UTC, datetime, timedelta
 
 import time_machine
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.trials.models import db
@@ -33,6 +33,9 @@ def marshmallow_bytes(app, count, rows):
 # Only the app's JSON provider is used, which no example changes: sharing the fixture is safe.
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(ROW, max_size=5), count=st.integers(min_value=0, max_value=10**9))
+# Whole seconds (isoformat then leaves the fraction out), year 1 and a far year, no trial id text.
+@example(rows=[("C1", *[None] * 7, None, datetime(2026, 1, 1, tzinfo=UTC), datetime(1, 1, 2, 3, 4, 5, tzinfo=UTC),
+                datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC))], count=1)
 def test_rows_serialise_as_the_schema_dumps_them(app, rows, count):
     assert RowSerialiser(TrialSchema(), EXPORT_COLUMNS).page(count, rows) == marshmallow_bytes(app, count, rows)
 
