@@ -49,15 +49,25 @@ def _start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
 
+@functools.cache
+def _series(service: str, method: str, endpoint: str, status: int) -> tuple:
+    """The request counter's and the latency histogram's series for these labels (one lookup each, then kept)."""
+    metrics = _instruments()
+    return (metrics.requests.labels(service, method, endpoint, str(status)),
+            metrics.latency.labels(service, method, endpoint))
+
+
 def _record(response: Response) -> Response:
     started = g.pop("metrics_started", None)
-    if started is None or request.path == METRICS_PATH:
+    if started is None:
         return response
-    service = current_app.config["SERVICE_NAME"]
-    endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    metrics = _instruments()
-    metrics.requests.labels(service, request.method, endpoint, str(response.status_code)).inc()
-    metrics.latency.labels(service, request.method, endpoint).observe(time.perf_counter() - started)
+    rule = request.url_rule
+    if rule is not None and rule.rule == METRICS_PATH:
+        return response
+    counted, timed = _series(current_app.config["SERVICE_NAME"], request.method,
+                             UNMATCHED if rule is None else rule.rule, response.status_code)
+    counted.inc()
+    timed.observe(time.perf_counter() - started)
     return response
 
 

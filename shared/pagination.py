@@ -71,13 +71,13 @@ def pagination_metadata(page: int, per_page: int, count: int) -> dict[str, int]:
 def _link_header(meta: dict[str, int]) -> str:
     """Links to the other pages, keeping the view's own query parameters and none a client made up."""
     known = known_query_args() - {"page", "per_page"}
-    args = [(name, value) for name, value in request.args.items(multi=True) if name in known]
-    links = []
-    for rel, key in (("first", "first_page"), ("prev", "previous_page"), ("next", "next_page"), ("last", "last_page")):
-        if key in meta:
-            query = urlencode([*args, ("page", meta[key]), ("per_page", meta["per_page"])])
-            links.append(f'<{request.base_url}?{query}>; rel="{rel}"')
-    return ", ".join(links)
+    kept = urlencode([(name, value) for name, value in request.args.items(multi=True) if name in known])
+    prefix = f"<{request.base_url}?{kept}&" if kept else f"<{request.base_url}?"
+    per_page = meta["per_page"]
+    return ", ".join(f'{prefix}page={meta[key]}&per_page={per_page}>; rel="{rel}"'
+                     for rel, key in (("first", "first_page"), ("prev", "previous_page"), ("next", "next_page"),
+                                      ("last", "last_page"))
+                     if key in meta)
 
 
 def set_pagination_headers(page: int, per_page: int, count: int) -> None:
