@@ -80,12 +80,14 @@ def test_under_gunicorn_any_worker_answers_for_all(live_process, migrated_databa
             "--max-requests", "10", "services.trials:create_app()"]
     service = live_process(args, env=env, port=port, name="gunicorn", health_path="/health/live")
     wait_for(lambda: len(list((tmp_path / "metrics").glob(f"*{port}*/*.db"))) >= 1, what="a metrics file")
-    before = count(samples(requests.get(f"{service.url}/metrics", timeout=5).text),
+    # All three workers may be starting afresh at once (each replaced after its 10th request): a
+    # loaded host takes seconds to import the app, so the timeout is generous.
+    before = count(samples(requests.get(f"{service.url}/metrics", timeout=60).text),
                    "trials", "GET", "/health/live", "200")
     for _ in range(30):
-        assert requests.get(f"{service.url}/health/live", timeout=5).status_code == 200
+        assert requests.get(f"{service.url}/health/live", timeout=60).status_code == 200
     # Each /metrics request may reach another worker (a new connection each): all agree on the total.
-    totals = {count(samples(requests.get(f"{service.url}/metrics", timeout=5).text),
+    totals = {count(samples(requests.get(f"{service.url}/metrics", timeout=60).text),
                     "trials", "GET", "/health/live", "200") - before for _ in range(12)}
     assert totals == {30.0}
     assert len({path.name for path in (tmp_path / "metrics").glob(f"*{port}*/counter_*.db")}) >= 3
