@@ -42,7 +42,7 @@ def peer_health() -> str | None:
     except PeerUnavailable as exc:
         return f"does not answer ({exc})"
     finally:
-        peer.session.close()
+        peer.close()
     return None
 
 
