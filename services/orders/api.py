@@ -114,11 +114,12 @@ class Orders(MethodView):
     @blp.error(409, "The uuid exists with different content", ORDER_EXISTS)
     def post(self, data):
         """Create an order (a retried create with the same content returns the existing order)"""
-        try:
-            result = orders.create_order(data)
-        except orders.ContentConflict as exc:
-            abort(409, message=str(exc))
-        db.session.commit()
+        with orders.write_turn():
+            try:
+                result = orders.create_order(data)
+            except orders.ContentConflict as exc:
+                abort(409, message=str(exc))
+            db.session.commit()
         _send_etag(result.order)
         return _with_sync_state(result.order)
 
@@ -150,12 +151,13 @@ class OrderById(MethodView):
                "does not exist", STALE)
     def put(self, data, uuid):
         """Replace an order's content (creates it when absent); honours If-Match"""
-        try:
-            result = orders.replace_order(str(uuid), data, _if_match())
-        except orders.PreconditionFailed as exc:
-            db.session.rollback()
-            abort(412, message=str(exc))
-        db.session.commit()
+        expected = _if_match()
+        with orders.write_turn():
+            try:
+                result = orders.replace_order(str(uuid), data, expected)
+            except orders.PreconditionFailed as exc:
+                abort(412, message=str(exc))  # rolled back by the write turn
+            db.session.commit()
         _send_etag(result.order)
         return _with_sync_state(result.order)
 
@@ -167,11 +169,12 @@ class OrderById(MethodView):
     @blp.error(412, "If-Match names no current version (an ETag not of this API names none)", STALE)
     def delete(self, uuid):
         """Soft-delete an order (a tombstone in the change feed)"""
-        try:
-            result = orders.delete_order(str(uuid), _if_match())
-        except orders.PreconditionFailed as exc:
-            db.session.rollback()
-            abort(412, message=str(exc))
-        if result is None:
-            abort(404, message=f"Order {uuid} not found.")
-        db.session.commit()
+        expected = _if_match()
+        with orders.write_turn():
+            try:
+                result = orders.delete_order(str(uuid), expected)
+            except orders.PreconditionFailed as exc:
+                abort(412, message=str(exc))  # rolled back by the write turn
+            if result is None:
+                abort(404, message=f"Order {uuid} not found.")
+            db.session.commit()

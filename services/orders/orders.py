@@ -6,15 +6,21 @@ the caller commits (the counter row lock then orders seq by commit time).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 import uuid as uuidlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.orders.models import CONTENT_FIELDS, FeedCounter, Order, db
 from shared.timeutil import utcnow
@@ -28,7 +34,31 @@ _ORDERS, _COUNTER = Order.__table__, FeedCounter.__table__
 _EXISTS = select(_ORDERS.c.uuid).where(_ORDERS.c.uuid == bindparam("uuid"))
 _RESERVE = (update(_COUNTER).where(_COUNTER.c.id == 1).values(value=_COUNTER.c.value + bindparam("count"))
             .returning(_COUNTER.c.value))
-_INSERT = insert(_ORDERS)
+_INSERT = insert(_ORDERS).returning(_ORDERS.c.seq)
+# A create is an INSERT that does nothing when the uuid exists, where the backend has one: the
+# look-up before it is then not needed (a retried create rolls back and compares instead).
+# RETURNING says whether a row went in (rowcount is not reliable after an INSERT on every driver).
+_INSERT_IF_ABSENT = {name: dialect.insert(_ORDERS).on_conflict_do_nothing(index_elements=["uuid"])
+                     .returning(_ORDERS.c.seq) for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
+
+
+# SQLite has one writer at a time, and a writer that finds the database locked polls for it with
+# sleeps (1, 2, 5, 10 ms ...): the writes of one process's threads take turns on this lock instead.
+_WRITE_TURN = threading.Lock()
+
+
+@contextmanager
+def write_turn() -> Iterator[None]:
+    """Wrap a write transaction up to its commit: on SQLite, hold this process's write turn for it
+    (elsewhere writers lock rows, not the database). A write that fails is rolled back before the
+    turn passes on, so the next writer does not find the database locked by it."""
+    turn = _WRITE_TURN if db.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    with turn:
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 class PreconditionFailed(Exception):
@@ -41,7 +71,7 @@ class ContentConflict(Exception):
 
 @dataclass
 class WriteResult:
-    order: Order
+    order: Order | SimpleNamespace  # a new order's values as written, from `create_order`
     created: bool
     changed: bool
 
@@ -157,29 +187,48 @@ def write_content(uuid: str, content: dict, expected_version: int | frozenset[in
 
 
 def create_order(data: dict) -> WriteResult:
-    """POST: a retried create with identical content returns the existing order; different content conflicts."""
+    """POST: a retried create with identical content returns the existing order; different content conflicts.
+
+    The first write of its transaction: a create of a uuid that exists rolls the session back
+    (the feed position it reserved is given back) before comparing.
+    """
     uuid = str(data.get("uuid") or uuidlib.uuid4())
     content = normalise_content(data, current_app.config["ORDERS_DEFAULT_CURRENCY"], default_number(uuid))
+    values = _new_row(uuid, content)
     connection = db.session.connection()
-    if connection.execute(_EXISTS, {"uuid": uuid}).first() is not None:
-        existing = get_order(uuid)
-        if content_of(existing) != content:
-            raise ContentConflict(f"Order {uuid} already exists with different content.")
-        return WriteResult(existing, created=False, changed=False)
-    # Absent a moment ago: a second look-up (FOR UPDATE) could lock nothing. A concurrent create
-    # of the same uuid loses at the primary key instead (IntegrityError, answered 409).
-    return WriteResult(_insert_order(connection, uuid, content), created=True, changed=True)
-
-
-def _insert_order(connection, uuid: str, content: dict) -> Order:
-    """INSERT one new order (Core); the Order returned is not in the session, so the commit that
-    follows neither flushes nor expires it, and answering with it reads nothing back."""
-    stamp = now()
-    values = {"uuid": uuid, "created_at": stamp, "updated_at": stamp, "version": 1,
-              "total": total_of(content["items"]), **content}
+    insert_if_absent = _INSERT_IF_ABSENT.get(connection.dialect.name)
+    if insert_if_absent is None:  # no INSERT ... ON CONFLICT here: look first
+        if connection.execute(_EXISTS, {"uuid": uuid}).first() is not None:
+            return _existing(uuid, content)
+        # Absent a moment ago: a second look-up (FOR UPDATE) could lock nothing. A concurrent create
+        # of the same uuid loses at the primary key instead (IntegrityError, answered 409).
+        insert_if_absent = _INSERT
+    # The counter's update takes the write lock (SQLite) or the counter row's (PostgreSQL): the
+    # values are ready before it, so the lock is held for two statements and the commit.
     values["seq"] = connection.execute(_RESERVE, {"count": 1}).scalar_one()
-    connection.execute(_INSERT, values)
-    return Order(**values)
+    if connection.execute(insert_if_absent, values).first() is not None:
+        return WriteResult(_written(values), created=True, changed=True)
+    db.session.rollback()  # the uuid exists (or a concurrent create just committed it)
+    return _existing(uuid, content)
+
+
+def _new_row(uuid: str, content: dict) -> dict:
+    stamp = now()
+    return {"uuid": uuid, "created_at": stamp, "updated_at": stamp, "version": 1, "total": total_of(content["items"]),
+            **content}
+
+
+def _written(values: dict) -> SimpleNamespace:
+    """The order as written, for the answer: not an ORM object, so the commit that follows neither
+    flushes nor expires it, and answering with it reads nothing back."""
+    return SimpleNamespace(**values)
+
+
+def _existing(uuid: str, content: dict) -> WriteResult:
+    existing = get_order(uuid)
+    if content_of(existing) != content:
+        raise ContentConflict(f"Order {uuid} already exists with different content.")
+    return WriteResult(existing, created=False, changed=False)
 
 
 def replace_order(uuid: str, data: dict, expected_version: int | frozenset[int] | None) -> WriteResult:
