@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -107,3 +109,103 @@ def take_write_lock(session) -> None:
     sqlite = connection.connection.dbapi_connection
     if not sqlite.in_transaction:
         sqlite.execute("BEGIN IMMEDIATE")
+
+
+class DriverSelect:
+    """A select run straight on a pooled DBAPI connection, for the hottest reads.
+
+    Compiled once per dialect; its parameters and its rows pass through the column types' own
+    processors, as SQLAlchemy's execution passes them, and a driver error is raised as the
+    SQLAlchemy error it would have been (an OperationalError stays a 503). What it saves is
+    SQLAlchemy's per-execution machinery (execution context, result metadata, Row objects):
+    ~35 µs a statement on SQLite, where a lookup by primary key costs the driver ~5 µs.
+    Plain bound parameters only: a statement needing SQLAlchemy's post-compile rendering
+    (IN lists, literal LIMIT on some backends) is refused when it is compiled."""
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    def _for(self, dialect) -> _Compiled:
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled.setdefault(key, _Compiled(self.stmt, dialect))
+        return compiled
+
+    def rows(self, connection: DriverConnection, params: dict | None = None) -> list[tuple]:
+        compiled = self._for(connection.dialect)
+        return compiled.rows(connection.cursor, compiled.parameters(params or {}))
+
+    def first(self, connection: DriverConnection, params: dict | None = None) -> tuple | None:
+        rows = self.rows(connection, params)
+        return rows[0] if rows else None
+
+    def scalar(self, connection: DriverConnection, params: dict | None = None):
+        row = self.first(connection, params)
+        return None if row is None else row[0]
+
+
+class _Compiled:
+    def __init__(self, stmt, dialect):
+        compiled = stmt.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
+            raise ValueError("DriverSelect runs plain bound parameters only")
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup) if compiled.positional else None
+        self.defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        self.binds = [(name, processor) for name, bind in compiled.binds.items()
+                      if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))]
+        self.types = [column.type.dialect_impl(dialect) for column in stmt.selected_columns]
+        self.results: list[tuple[int, Any]] | None = None  # from the first cursor.description
+
+    def parameters(self, params: dict):
+        values = {**self.defaults, **params}
+        for name, processor in self.binds:
+            values[name] = processor(values[name])
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def rows(self, cursor, parameters) -> list[tuple]:
+        dbapi = self.dialect.loaded_dbapi
+        try:
+            cursor.execute(self.sql, parameters)
+            rows = cursor.fetchall()
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(self.sql, parameters, exc, dbapi.Error, dialect=self.dialect) from exc
+        if self.results is None:
+            self.results = [(index, processor) for index, (type_, described) in
+                            enumerate(zip(self.types, cursor.description, strict=True))
+                            if (processor := type_.result_processor(self.dialect, described[1]))]
+        if not self.results:
+            return rows
+        processed = []
+        for row in rows:
+            values = list(row)
+            for index, processor in self.results:
+                values[index] = processor(values[index])
+            processed.append(tuple(values))
+        return processed
+
+
+class DriverConnection:
+    """A pooled DBAPI connection and one cursor, for `DriverSelect`s: `with DriverConnection(engine) as conn`."""
+
+    def __init__(self, engine: Engine):
+        self.dialect = engine.dialect
+        self._engine = engine
+
+    def __enter__(self) -> DriverConnection:
+        dbapi = self.dialect.loaded_dbapi
+        try:  # the pool hands on the driver's own error, which Engine.connect would have wrapped
+            self._connection = self._engine.raw_connection()
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi.Error, dialect=self.dialect) from exc
+        self.cursor = self._connection.cursor()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.cursor.close()
+        finally:
+            self._connection.close()  # back to the pool, rolled back

@@ -1,0 +1,74 @@
+"""DriverSelect answers what SQLAlchemy's own execution answers for the same select: the same
+rows through the same type processors, parameters bound the same way, and driver errors raised
+as the SQLAlchemy errors the services handle (an OperationalError is a 503)."""
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, func, insert, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from shared.db import DriverConnection, DriverSelect, UTCDateTime, normalise_database_url
+
+metadata = MetaData()
+things = Table("driver_select_things", metadata, Column("id", Integer, primary_key=True), Column("name", String(20)),
+               Column("seen_at", UTCDateTime()))
+SEEN = [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 5, 13, 3, 0, 41, 512907, tzinfo=UTC), None]
+
+
+@pytest.fixture
+def engine(database_url_for):
+    engine = create_engine(normalise_database_url(database_url_for("driver_select")))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(things), [{"id": n, "name": f"thing {n}", "seen_at": seen} for n, seen in enumerate(SEEN)])
+    yield engine
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+def core_rows(engine, stmt, params):
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(stmt, params)]
+
+
+@pytest.mark.parametrize(("stmt", "params"), [
+    (select(things).order_by(things.c.id), {}),
+    (select(things).where(things.c.name == bindparam("name", type_=String)), {"name": "thing 1"}),
+    # An anonymous literal (id > 0) beside named parameters, one of them used twice.
+    (select(things.c.name, things.c.seen_at).where(things.c.id > 0, things.c.id != bindparam("skip", type_=Integer),
+                                                   things.c.id <= bindparam("skip", type_=Integer) + 1)
+     .order_by(things.c.id.desc()).limit(bindparam("limit", type_=Integer)), {"skip": 1, "limit": 5}),
+    (select(things).where(things.c.seen_at >= bindparam("since", type_=UTCDateTime())),
+     {"since": datetime(2026, 5, 13, 9, 0, tzinfo=timezone(timedelta(hours=9)))}),  # 00:00 UTC
+    (select(func.count(), func.min(things.c.seen_at)), {}),
+])
+def test_rows_are_what_sqlalchemy_answers(engine, stmt, params):
+    expected = core_rows(engine, stmt, params)
+    with DriverConnection(engine) as conn:
+        assert DriverSelect(stmt).rows(conn, params) == expected
+    assert expected  # each case reads something
+
+
+def test_times_come_back_aware_in_utc(engine):
+    with DriverConnection(engine) as conn:
+        assert [row[0] for row in DriverSelect(select(things.c.seen_at).order_by(things.c.id)).rows(conn)] == SEEN
+
+
+def test_first_and_scalar(engine):
+    read = DriverSelect(select(things.c.name).where(things.c.id == bindparam("id", type_=Integer)))
+    with DriverConnection(engine) as conn:
+        assert read.first(conn, {"id": 2}) == ("thing 2",)
+        assert read.scalar(conn, {"id": 2}) == "thing 2"
+        assert read.first(conn, {"id": 99}) is None
+
+
+def test_driver_errors_are_sqlalchemy_errors(engine):
+    missing = Table("driver_select_missing", MetaData(), Column("id", Integer))
+    with DriverConnection(engine) as conn, pytest.raises((OperationalError, ProgrammingError)) as raised:
+        DriverSelect(select(missing)).rows(conn)
+    assert "driver_select_missing" in str(raised.value)
+
+
+def test_in_lists_are_refused_when_compiled(engine):
+    with DriverConnection(engine) as conn, pytest.raises(ValueError, match="plain bound parameters"):
+        DriverSelect(select(things).where(things.c.id.in_([1, 2]))).rows(conn)
