@@ -44,9 +44,16 @@ blp = TrialsBlueprint("trials", __name__,
                       description="Clinical trials: lookup, recent changes, search, history, loading")
 
 
+class ReadView(MethodView):
+    """A view that keeps nothing on `self`: one instance serves every request (Flask makes one
+    per request otherwise)."""
+
+    init_every_request = False
+
+
 @blp.route("/trials")
-class Trials(MethodView):
-    @blp.etag
+class Trials(ReadView):
+    @blp.body_etag
     @blp.arguments(TrialQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, page_schema(TrialSchema))
     @blp.error(404, *PAGE_PAST_END)
@@ -57,14 +64,14 @@ class Trials(MethodView):
         # The page is written from rows by the serialiser built from TrialSchema (services/trials/reads.py),
         # not dumped by marshmallow per row: the schema above stays its contract.
         count, rows = reads.list_page(filters, page, per_page)
-        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
+        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows))
 
 
 # strict_slashes=False: the original task's deployed addresses carry a trailing slash (/list/);
 # both forms answer the same, without a redirect that a client may not follow.
 @blp.route("/trials/recent", strict_slashes=False)
-class RecentTrials(MethodView):
-    @blp.etag
+class RecentTrials(ReadView):
+    @blp.body_etag
     @blp.arguments(RecentQueryArgsSchema, location="query")
     @blp.response(200, page_schema(TrialSchema))
     @blp.error(404, *PAGE_PAST_END)
@@ -72,7 +79,7 @@ class RecentTrials(MethodView):
         """Trials whose content changed in the last 7 x 24 hours, newest first"""
         count, rows = reads.recent_page(args["include_withdrawn"], current_app.config["TRIALS_RECENT_DAYS"],
                                         args["page"], args["per_page"])
-        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows), blp)
+        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows))
 
 
 @blp.route("/list", strict_slashes=False)
@@ -107,8 +114,8 @@ def _trial_or_404(trial_id: str) -> Trial:
 
 
 @blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID], strict_slashes=False)
-class TrialById(MethodView):
-    @blp.etag
+class TrialById(ReadView):
+    @blp.body_etag
     @blp.response(200, TrialSchema)
     @blp.error(404, "No trial with this id", UNKNOWN_TRIAL)
     def get(self, trial_id):
@@ -118,7 +125,7 @@ class TrialById(MethodView):
         row = reads.trial_row(trial_id)
         if row is None:
             abort(404, message=f"Trial {trial_id} is not known.")
-        return reads.tagged_json(reads.json_bytes(current_app.extensions["trials_json"].record(row)), blp)
+        return reads.tagged_json(reads.json_bytes(current_app.extensions["trials_json"].record(row)))
 
 
 @blp.route("/trials/<string:trial_id>/history", parameters=[TRIAL_ID])

@@ -25,11 +25,12 @@ from typing import Any
 
 import marshmallow as ma
 import orjson
-from flask import Response, current_app
+from flask import Response, current_app, request
 from sqlalchemy import Integer, Select, String, bindparam, func, select
 
 from services.trials import trials
-from services.trials.models import Trial, db
+from services.trials.models import Revision, Trial, db
+from shared.db import DriverConnection, DriverSelect
 from shared.pagination import set_pagination_headers
 from shared.timeutil import as_utc, utcnow
 
@@ -87,33 +88,38 @@ def json_bytes(obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def tagged_json(body: bytes, blp) -> Response:
-    """`body` as the response, its ETag a digest of the bytes (a matching If-None-Match is a 304)."""
-    blp.set_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
-    return Response(body, mimetype="application/json")
+def tagged_json(body: bytes) -> Response:
+    """`body` as the response, its ETag a digest of the bytes; a matching If-None-Match is a 304."""
+    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    response = Response(status=304) if etag in request.if_none_match else Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    return response
 
 
 class Statements:
-    """Statements built once per shape and reused, per process.
+    """Reads built once per shape and reused, per process.
 
     Building a select and looking it up in SQLAlchemy's compiled cache cost ~130 µs of a 230 µs
-    lookup by id (measured): a statement whose values are bound parameters is built once and
-    found in the compiled cache at once."""
+    lookup by id (measured): a statement whose values are bound parameters is built (and, as a
+    `DriverSelect`, compiled) once."""
 
     def __init__(self):
-        self._built: dict[Hashable, Any] = {}
+        self._built: dict[Hashable, DriverSelect] = {}
         self._lock = Lock()
 
-    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
-        stmt = self._built.get(key)
-        if stmt is None:
+    def get(self, key: Hashable, build: Callable[[], Select]) -> DriverSelect:
+        read = self._built.get(key)
+        if read is None:
             with self._lock:
-                stmt = self._built.setdefault(key, build())
-        return stmt
+                read = self._built.get(key) or self._built.setdefault(key, DriverSelect(build()))
+        return read
 
 
 _statements = Statements()
 LIMIT, OFFSET = bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
+_REVISION = DriverSelect(select(Revision.revision).where(Revision.id == 1))
+_EVERYTHING = DriverSelect(select(func.count(Trial.trial_id)))
+_BY_ID = DriverSelect(select(*trials.TRIAL_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
 
 
 def _page(stmt: Select) -> Select:
@@ -136,12 +142,11 @@ def filter_key(filters: dict) -> tuple:
 def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
     """The total for `filters` and one page of their trials, as rows of `trials.TRIAL_COLUMNS`."""
     values = trials.filter_values(filters)
-    # One Core connection (not the ORM session: ~70 µs a request), the revision read first.
-    with db.engine.connect() as conn:
-        revision = trials.table_revision(conn)  # first: see the module's docstring
+    with DriverConnection(db.engine) as conn:
+        revision = _REVISION.scalar(conn) or 0  # first: see the module's docstring
         count_shape = ("count", trials.filter_shape({**filters, "sort": "trial_id"}))
-        count = _totals().get(("list", filter_key(filters)), revision, lambda: conn.execute(
-            _statements.get(count_shape, lambda: _counted(trials.filtered_select(count_shape[1]))), values).scalar())
+        count = _totals().get(("list", filter_key(filters)), revision, lambda: _statements.get(
+            count_shape, lambda: _counted(trials.filtered_select(count_shape[1]))).scalar(conn, values))
         set_pagination_headers(page, per_page, count)
         offset = (page - 1) * per_page
         use_index = True
@@ -149,44 +154,38 @@ def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
             # Most rows match (e.g. `q=registry`): walking the primary key and testing LIKE finds a
             # page after about (offset + per_page) * all / count rows, while the index hands over
             # every match before the first row is returned. Take whichever reads fewer.
-            everything = _totals().get(("all",), revision, lambda: conn.execute(
-                _statements.get("all", lambda: select(func.count(Trial.trial_id)))).scalar())
+            everything = _totals().get(("all",), revision, lambda: _EVERYTHING.scalar(conn))
             use_index = count < math.ceil((offset + per_page) * everything / count)
         shape = ("page", trials.filter_shape(filters, use_index))
-        stmt = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1])))
-        return count, conn.execute(stmt, {**values, "page_limit": per_page, "page_offset": offset}).all()
+        read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1])))
+        return count, read.rows(conn, {**values, "page_limit": per_page, "page_offset": offset})
 
 
 def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) -> tuple[int, list]:
     """The total and one page of the trials changed within the last `days` (newest first)."""
     since = utcnow() - timedelta(days=days)
-    with db.engine.connect() as conn:
-        revision = trials.table_revision(conn)
+    with DriverConnection(db.engine) as conn:
+        revision = _REVISION.scalar(conn) or 0
 
         def compute() -> tuple[int, datetime | None]:
             def build():
                 window = trials.recent_select(include_withdrawn).order_by(None).subquery()
                 return select(func.count(), func.min(window.c.updated_at))
 
-            count, oldest = conn.execute(_statements.get(("recent count", include_withdrawn), build),
-                                         {"since": since}).one()
+            count, oldest = _statements.get(("recent count", include_withdrawn), build).first(conn, {"since": since})
             return count, None if oldest is None else as_utc(oldest)
 
         # Still exact while the window's start has not passed the oldest trial counted in it.
         count, _ = _totals().get(("recent", include_withdrawn, days), revision, compute,
                                  lambda value: value[1] is None or since <= value[1])
         set_pagination_headers(page, per_page, count)
-        stmt = _statements.get(("recent", include_withdrawn), lambda: _page(trials.recent_select(include_withdrawn)))
-        return count, conn.execute(stmt, {"since": since, "page_limit": per_page,
-                                          "page_offset": (page - 1) * per_page}).all()
-
-
-_BY_ID = select(*trials.TRIAL_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String))
+        read = _statements.get(("recent", include_withdrawn), lambda: _page(trials.recent_select(include_withdrawn)))
+        return count, read.rows(conn, {"since": since, "page_limit": per_page, "page_offset": (page - 1) * per_page})
 
 
 def trial_row(trial_id: str):
     """One trial as a row of `trials.TRIAL_COLUMNS`, or None."""
     if "\x00" in trial_id:  # no trial id holds a NUL, and PostgreSQL cannot even compare one
         return None
-    with db.engine.connect() as conn:
-        return conn.execute(_BY_ID, {"trial_id": trial_id}).first()
+    with DriverConnection(db.engine) as conn:
+        return _BY_ID.first(conn, {"trial_id": trial_id})

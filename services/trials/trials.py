@@ -76,14 +76,6 @@ def bump_revision() -> None:
         db.session.add(Revision(id=1, revision=1))  # a database built by create_all rather than migrated
 
 
-_REVISION = select(Revision.revision).where(Revision.id == 1)
-
-
-def table_revision(conn) -> int:
-    """The table's revision (see `Revision`), read on `conn`, a Core connection."""
-    return conn.execute(_REVISION).scalar() or 0
-
-
 def content_hash(content: dict) -> str:
     return hashlib.sha256(json.dumps([content[f] for f in CONTENT_FIELDS], ensure_ascii=False).encode()).hexdigest()
 

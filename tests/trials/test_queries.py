@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from services.trials import create_app
+from tests.support.processes import free_port
 from tests.support.trials import trial
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -226,3 +228,13 @@ def test_trailing_slash_forms_answer_like_the_slashless_ones(client, catalogue):
     assert client.get("/list/").status_code == 200
     assert client.get("/trials/A1/").json["trial_id"] == "A1"
     assert client.get("/trials/NOPE/").status_code == 404
+
+
+def test_reads_answer_503_while_the_database_is_unreachable(tmp_path):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{free_port()}/none",
+                      "VAR_DIR": tmp_path, "LOG_DIR": tmp_path / "log", "TRIALS_CACHE_SECONDS": 0})
+    client = app.test_client()
+    for url in ("/trials/C1", "/trials", "/trials?q=registry", "/list"):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert "database" in response.json["message"].lower()
