@@ -261,10 +261,12 @@ def throttle_login(app: Flask) -> Limiter:
     limiter = Limiter(_login_attempt_key, app=app, storage_uri=config["ORDERS_ADMIN_LOGIN_STORAGE"],
                       key_prefix=config["ORDERS_ADMIN_LOGIN_KEY_PREFIX"], strategy="moving-window",
                       in_memory_fallback_enabled=True)
-    # Only the login is limited: every other request skips the limiter's per-request lookup.
-    limiter.request_filter(lambda: request.endpoint != "admin.login")
     limit = limiter.limit(config["ORDERS_ADMIN_LOGIN_LIMIT"], methods=["POST"], on_breach=_too_many_logins)
     app.view_functions["admin.login"] = limit(app.view_functions["admin.login"])
+    # Only the login is limited, and its decorator checks its limit itself: the limiter's own
+    # before_request hook, which serves default and application-wide limits (none here), would
+    # only cost every other request a walk through the limiter's bookkeeping.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     # The house error handler would answer JSON: the admin's 429 is the page built above.
     app.register_error_handler(RateLimitExceeded, lambda exc: exc.get_response())
     return limiter
@@ -277,6 +279,7 @@ def init_admin(app: Flask) -> None:
     app.config["SECRET_KEY"] = admin_sessions.instance_secret_key(app.config["SECRET_KEY"], instance)
     # Cookies are per host, not per port: A and B on one machine must not share a session.
     app.config["SESSION_COOKIE_NAME"] = f"orders_{instance.lower()}_session"
+    app.session_interface = admin_sessions.AdminCookieSessions()
     app.jinja_env.globals["admin_logout_form"] = lambda: LogoutForm() if logged_in() else None
     admin = Admin(app, name=f"Orders {instance}", theme=Bootstrap4Theme(base_template="orders_admin/base.html"),
                   index_view=OrdersIndexView(url="/admin"))

@@ -12,12 +12,23 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete
 
 from services.orders.models import AdminSession, db
 from shared.timeutil import utcnow
 
 SESSION_KEY = "orders_admin"
+
+
+class AdminCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except that a request without the cookie (every API call)
+    gets its empty session without a signer being built for it (a key derivation per request)."""
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def instance_secret_key(secret: str, instance: str) -> str:
