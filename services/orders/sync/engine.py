@@ -88,20 +88,25 @@ class SyncEngine:
         report.peer_remaining = max(0, remaining - len(changes))
         if not changes:
             return
-        # One page is one local transaction: its ledgers and orders are read in two queries,
-        # its feed positions reserved in one statement. Our own writes coming back (the ledger
-        # holds their peer version: every change of a page after a push) need neither.
-        uuids = [change["uuid"] for change in changes]
-        known = {row.uuid: row for row in db.session.scalars(select(SyncLedger).where(SyncLedger.uuid.in_(uuids)))}
-        todo = [change["uuid"] for change in changes if not _echo(change, known.get(change["uuid"]))]
+        # One page is one local transaction: its ledgers and orders are read in a few queries, its
+        # feed positions reserved in one statement. Our own writes coming back (the ledger holds
+        # their peer version: every change of a page after a push) are told apart on plain rows
+        # and need no ledger object, no order, no feed position.
+        agreed = {row.uuid: row for row in db.session.execute(
+            select(SyncLedger.uuid, SyncLedger.state, SyncLedger.peer_version)
+            .where(SyncLedger.uuid.in_([change["uuid"] for change in changes])))}
+        todo = [change["uuid"] for change in changes if not _echo(change, agreed.get(change["uuid"]))]
+        known = {row.uuid: row for row in db.session.scalars(
+            select(SyncLedger).where(SyncLedger.uuid.in_([uuid for uuid in todo if uuid in agreed])))} if todo else {}
         local = {row.uuid: row for row in db.session.scalars(
             select(Order).where(Order.uuid.in_(todo)).with_for_update())} if todo else {}
         seqs = orders.reserve_seqs(len(todo)) if todo else iter(())
         last_applied = since
         try:
             for peer_order in changes:
-                self.apply_peer_order(peer_order, known.get(peer_order["uuid"]), local.get(peer_order["uuid"]),
-                                      seqs, report)
+                if not _echo(peer_order, agreed.get(peer_order["uuid"])):
+                    self.apply_peer_order(peer_order, known.get(peer_order["uuid"]), local.get(peer_order["uuid"]),
+                                          seqs, report)
                 last_applied = peer_order["seq"]
         except StaleLocal as exc:
             report.notes.append(str(exc))
@@ -255,8 +260,9 @@ class SyncEngine:
             self.collide(local, peer_order, peer_content, report)
 
 
-def _echo(peer_order: dict, ledger: SyncLedger | None) -> bool:
-    """The ledger already holds this peer version: nothing to apply."""
+def _echo(peer_order: dict, ledger) -> bool:
+    """The ledger (a SyncLedger, or a row of its state and peer_version) already holds this peer
+    version: nothing to apply."""
     return ledger is not None and ledger.state != "COLLISION" and ledger.peer_version == peer_order["version"]
 
 

@@ -64,6 +64,13 @@ class HttpPeer:
         # One kept-alive connection per concurrent push: a pool smaller than that would open and
         # drop connections.
         self.pool = _pool_manager(self.base_url, connections)
+        # Without a proxy, calls go straight to the peer's connection pool: PoolManager would
+        # parse the URL and look the pool up again on every call.
+        if isinstance(self.pool, urllib3.ProxyManager):
+            self._open, self._prefix = self.pool.urlopen, self.base_url
+        else:
+            self._open, self._prefix = self.pool.connection_from_url(self.base_url).urlopen, \
+                urlsplit(self.base_url).path
         self.timeout = urllib3.Timeout(connect=min(timeout, MAX_CONNECT_TIMEOUT), read=timeout)
         # Few retries: the sync loop has its own backoff, and a retried write is harmless
         # (POST is idempotent on uuid+content, PUT carries If-Match).
@@ -86,8 +93,8 @@ class HttpPeer:
         if request_id:  # the request this call is made for (A's /health): the peer logs the same id
             sent = {**sent, REQUEST_ID_HEADER: request_id}
         try:
-            response = self.pool.urlopen(method, self.base_url + path, body=body, headers=sent, timeout=self.timeout,
-                                         retries=self.retries, redirect=False, preload_content=True)
+            response = self._open(method, self._prefix + path, body=body, headers=sent, timeout=self.timeout,
+                                  retries=self.retries, redirect=False, preload_content=True)
         except HTTPError as exc:
             raise PeerUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         if response.status >= 500 or response.status == 429:
