@@ -7,6 +7,10 @@ process (ORDERS_SYNC_INTERVAL=0.5, the default). Sizes: BENCH_ORDERS_EDITS (200)
 BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20),
 BENCH_ORDERS_PUSH_INITIAL (10000), BENCH_ORDERS_PUSH_CONCURRENCY (8, the integration's
 ORDERS_SYNC_PUSH_CONCURRENCY).
+
+The push row gives the CPU each side spent per pushed order (B's gunicorn master and workers,
+the integration process from its start) and the host's 1-minute load average before and after:
+on a shared 2-core host the wall time says as much about the neighbours as about the push.
 """
 from __future__ import annotations
 
@@ -209,6 +213,7 @@ def push(tmp: Path) -> list[dict]:
     with _pair(workdir, preload=PUSH_INITIAL, preload_on="A") as (a, b, url_a, access_log, common):
         peer = _gunicorn_pids(b)
         peer_before = _cpu_seconds(peer)
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         with _integration(url_a, b, {**common, "ORDERS_SYNC_PUSH_CONCURRENCY": str(PUSH_CONCURRENCY)}) as process:
             _wait(lambda: _count(b) >= PUSH_INITIAL, interval=0.1)
@@ -216,13 +221,14 @@ def push(tmp: Path) -> list[dict]:
             # CPU per order says where the time goes whatever else the host is running.
             integration_ms = _cpu_seconds([process.pid]) * 1000 / PUSH_INITIAL
             peer_ms = (_cpu_seconds(peer) - peer_before) * 1000 / PUSH_INITIAL
+            load_after = os.getloadavg()[0]
             _wait(lambda: requests.get(f"{a}/sync/status", timeout=10).json()["lag"]["local_pending"] == 0)
             made, refused = _sync_requests(access_log), _sync_failures(access_log)
     print(f"  push: {seconds:.1f} s, {made} requests, {refused} answered 4xx/5xx; CPU per order: "
-          f"B {peer_ms:.2f} ms, integration {integration_ms:.2f} ms")
+          f"B {peer_ms:.2f} ms, integration {integration_ms:.2f} ms; load {load_before:.1f} -> {load_after:.1f}")
     return [row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{seconds:.1f} s",
                 f"{made} requests to B ({refused} not 2xx), {PUSH_CONCURRENCY} in flight; no batch write in the "
-                "public API", "", "< 10 s"),
+                f"public API; load {load_before:.1f} -> {load_after:.1f}", "", "< 10 s"),
             row("orders: push, CPU per order (B's gunicorn / the integration)",
                 f"{peer_ms:.2f} / {integration_ms:.2f} ms", "the integration's incl. its start", "", "")]
 
