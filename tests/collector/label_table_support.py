@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from services.collector.label_table import labeler
 from tests.support.databases import drop_postgres_schema, fresh_postgres_schema
 
 API = "/api/v1/async-collection"
@@ -47,6 +48,14 @@ def sqlite_dir(app, tmp_path):
     folder.mkdir(exist_ok=True)
     app.config["COLLECTOR_DUMP_SQLITE_DIR"] = str(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def fresh_labeling_process():
+    """A test starts without a labeling process in this process (the in-process worker's), and leaves none."""
+    labeler.PROCESS.shutdown()
+    yield labeler.PROCESS
+    labeler.PROCESS.shutdown()
 
 
 @pytest.fixture(params=USER_BACKENDS)

@@ -3,28 +3,29 @@ staging table, optionally write the production table from it (the labeling task 
 dump_result stage), then swap both into place in one atomic step.
 
 Reading, labeling and writing overlap (pipeline.py): a reader thread reads chunks of the rows in id order,
-this thread labels them, a writer thread writes them to the staging table (COPY on PostgreSQL, multi-row
-INSERTs elsewhere), with at most PIPELINE_DEPTH chunks waiting at each hand-over, so memory is a few chunks
-whatever the table. From PostgreSQL and MySQL/MariaDB the rows come on a server-side cursor; from SQLite,
-and when the job is paced, by keyset paging (`id > last ORDER BY id LIMIT n`, one short query per chunk),
-so no long-lived read blocks a SQLite writer (databases.read_chunks). After each chunk is written, and
-only then, the last id is saved (ctx.save_state), so a re-run after a lost worker resumes there, on the
-same staging table.
+this thread has them labeled (labeler.py: in the worker's labeling process from
+COLLECTOR_LABEL_TABLE_PROCESS_ROWS rows on, else here), a writer thread writes them to the staging table
+(COPY on PostgreSQL, multi-row INSERTs elsewhere), with at most PIPELINE_DEPTH chunks waiting at each
+hand-over, so memory is a few chunks whatever the table. From PostgreSQL and MySQL/MariaDB the rows come on
+a server-side cursor; from SQLite, and when the job is paced, by keyset paging (`id > last ORDER BY id
+LIMIT n`, one short query per chunk), so no long-lived read blocks a SQLite writer (databases.read_chunks).
+The last id written is saved (ctx.save_state) with the counts and the progress after the first chunk, then
+at most every RECORD_SECONDS, at the end and on a failure, only ever past chunks that are written, so a
+re-run after a lost worker resumes there, on the same staging table.
 """
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+import time
 from dataclasses import dataclass
-from itertools import chain
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.types import Integer
 
 from services.collector.config import DEFAULT_LABEL_TABLE_CHUNK_ROWS
 from services.collector.errors import SourceError, TaskCancelled, TaskLost
-from services.collector.label_table import databases, staging
+from services.collector.label_table import databases, labeler, staging
 from services.collector.label_table.pipeline import Pipeline
 from services.collector.label_table.spec import Job
 from services.collector.labeling import LabelStats, compile_rules
@@ -33,6 +34,9 @@ from shared.timeutil import utcnow
 log = logging.getLogger(__name__)
 # Chunks waiting at each hand-over (read -> label, label -> write): enough to keep every stage busy.
 PIPELINE_DEPTH = 2
+# How often the task row hears of the written chunks (the resume point, the counts, the progress: three
+# commits), besides after the first chunk and at the end: not after every chunk.
+RECORD_SECONDS = 0.5
 
 
 @dataclass
@@ -104,24 +108,47 @@ class LabelingJob:
         def write(chunk: LabeledChunk) -> None:
             staging.write(writer, target, chunk.rows, utcnow())
 
+        unrecorded, recorded_at = 0, None     # rows written since the task row last heard; when it did
+
+        def record() -> None:                 # the resume point, the counts and the progress, together
+            nonlocal unrecorded, recorded_at
+            ctx.save_state(state)
+            ctx.count(received=unrecorded, written=unrecorded)
+            ctx.progress(stats.items, step=f"{stats.items:,}/{total:,} rows labeled into {self.staging_name} "
+                                           f"({stats.labeled:,} with a label)")
+            unrecorded, recorded_at = 0, time.monotonic()
+
         def written(chunk: LabeledChunk) -> None:      # in this thread, once the chunk is in the staging table
+            nonlocal unrecorded
             stats.items += chunk.items
             stats.labeled += chunk.labeled
             for label, count in chunk.per_label.items():
                 stats.per_label[label] = stats.per_label.get(label, 0) + count
             state.update(last_id=chunk.last_id if isinstance(chunk.last_id, int) else str(chunk.last_id),
                          done=stats.items, labeled=stats.labeled, per_label=stats.per_label)
-            ctx.save_state(state)
-            ctx.count(received=chunk.items, written=chunk.items)
-            ctx.progress(stats.items, step=f"{stats.items:,}/{total:,} rows labeled into {self.staging_name} "
-                                           f"({stats.labeled:,} with a label)")
+            unrecorded += chunk.items
+            if recorded_at is None or time.monotonic() - recorded_at >= RECORD_SECONDS:
+                record()
 
         # Until the reader finds no more: rows added to the range meanwhile are labeled too.
-        with Pipeline(rows, write, written, depth=PIPELINE_DEPTH, name=f"label_table-{ctx.task_id[:8]}") as pipeline:
-            for chunk in pipeline.chunks():
-                ctx.checkpoint()
-                pipeline.send(self._label_chunk(chunk))
-            pipeline.finish()
+        labeling = labeler.labeler(self.rules, job.rules, total - state["done"], ctx.config)
+        try:
+            with Pipeline(rows, write, written, depth=PIPELINE_DEPTH,
+                          name=f"label_table-{ctx.task_id[:8]}") as pipeline:
+                for chunk, found, per_label in labeling.labeled(self._checked(pipeline.chunks())):
+                    ids = [row[0] for row in chunk]
+                    pipeline.send(LabeledChunk(staging.LabeledRows(ids, found), ids[-1], len(found), per_label))
+                pipeline.finish()
+        except TaskLost:
+            raise                             # the row is another attempt's now
+        except BaseException:
+            if unrecorded:                    # what was written before the failure is on the task row too
+                self._record_quietly(record)
+            raise
+        if unrecorded:
+            record()
+        if (share := labeling.close()) is not None:
+            ctx.log(share)
         swaps = [(self.staging_name, job.output_table, staging.old_output_name(ctx.task_id))]
         if job.production_table:   # the dump_result stage, before the swap: both tables change together
             self._produce(reader, writer, target, id_column, author, state, stats)
@@ -134,21 +161,22 @@ class LabelingJob:
             + f" in {databases.where(job.output_url)}")
         return self._summary(stats, state)
 
+    def _record_quietly(self, record) -> None:
+        try:
+            record()
+        except Exception as exc:  # the failure being raised matters more
+            log.warning("task %s: could not record the last written rows: %s", self.ctx.task_id, exc)
+
     def _streams(self, reader) -> bool:
         """Read on a server-side cursor, except from SQLite (see databases.read_chunks) or when paced."""
         paced = float(self.ctx.config.get("COLLECTOR_PACING_LABEL_TABLE") or 0) > 0
         return reader.dialect.name != "sqlite" and not paced
 
-    def _label_chunk(self, rows) -> LabeledChunk:
-        matched_terms = self.rules.matched_terms
-        ids, found = [], {}
-        for row_id, text in rows:
-            terms = matched_terms(text if type(text) is str else "" if text is None else str(text))
-            if terms:
-                found[len(ids)] = terms
-            ids.append(row_id)
-        per_label = Counter(chain.from_iterable(found.values()))
-        return LabeledChunk(staging.LabeledRows(ids, found), ids[-1], len(found), dict(per_label))
+    def _checked(self, chunks):
+        """The chunks, a cancel looked for before each is labeled."""
+        for chunk in chunks:
+            self.ctx.checkpoint()
+            yield chunk
 
     def _produce(self, reader, writer, labeled_table, id_column, author, state: dict, stats: LabelStats) -> None:
         """dump_result: the production table from the labeled rows (staging), with each row's author read

@@ -1,0 +1,231 @@
+"""Where the label_table job labels its chunks: in its own thread, or in a labeling process of its own.
+
+The job's reader and writer threads (pipeline.py) share the worker's interpreter lock with the labeling:
+in one process the labeling waits for them about as long as they run. So a large table is labeled in a
+child process (`InChildProcess`), one per worker process, started on first use and kept for the worker's
+life (a small table, below COLLECTOR_LABEL_TABLE_PROCESS_ROWS rows, is labeled in the job's thread,
+`InThisThread`, and never pays for a process start). The child is *spawned*, not forked: the Dramatiq
+worker is threaded, and a fork of a threaded process may inherit a lock held by another thread.
+
+The child gets the texts of each chunk's rows, and hands back the matched terms of
+the rows that earned a label, by position, and the count of each label; it compiles the rules once per
+rule set. Up to `depth` chunks are in the child at a time, so it is never idle waiting for the next one;
+results come back in order. If the child dies (killed, out of memory), the chunks it held are given to a
+new child once; a second death fails the task, saying so. Tasks of one worker share the child chunk by
+chunk.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+import resource
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import chain
+from typing import Any
+
+from services.collector.errors import SourceError
+from services.collector.label_table.staging import MatchedTerms
+from services.collector.labeling import LabelRules, compile_rules
+
+log = logging.getLogger(__name__)
+
+# Rows below which a job labels in its own thread: starting the child costs about a second of CPU (it imports
+# the collector package), once per worker process.
+DEFAULT_PROCESS_ROWS = 100_000
+# Chunks in the child at a time: one labeled while the next waits in its pipe.
+DEFAULT_DEPTH = 2
+# Child restarts one job allows before it fails.
+RESTARTS = 1
+
+Labeled = tuple[dict[int, MatchedTerms], dict[str, int]]   # (terms by position of the labeled rows, per label)
+
+
+def label_texts(rules: LabelRules, texts: Iterable[Any]) -> Labeled:
+    """The labels of each text: the matched terms of those that earn one, by position in `texts`, and how
+    many earned each label. A text that is not a str is labeled as its str(); None as ""."""
+    matched_terms = rules.matched_terms
+    found = {}
+    for position, text in enumerate(texts):
+        terms = matched_terms(text if type(text) is str else "" if text is None else str(text))
+        if terms:
+            found[position] = terms
+    return found, dict(Counter(chain.from_iterable(found.values())))
+
+
+def texts_of(rows: Sequence[Sequence[Any]]) -> list:
+    """The texts of (id, text) rows: all the child needs (a list of str pickles in a quarter of the time the
+    rows' tuples take)."""
+    return [row[1] for row in rows]
+
+
+class InThisThread:
+    """Labels each chunk in the caller's thread, as it comes."""
+
+    def __init__(self, rules: LabelRules):
+        self.rules = rules
+
+    def labeled(self, chunks: Iterable[Sequence]) -> Iterator[tuple[Sequence, dict, dict]]:
+        for rows in chunks:
+            yield rows, *label_texts(self.rules, texts_of(rows))
+
+    def close(self) -> str | None:
+        return None
+
+
+class InChildProcess:
+    """Labels each chunk in the worker's labeling process, `depth` chunks in flight, results in order."""
+
+    def __init__(self, rules_spec: dict, depth: int = DEFAULT_DEPTH):
+        self.spec = json.dumps(rules_spec, sort_keys=True, ensure_ascii=False)
+        self.depth = max(1, depth)
+        self.restarts = 0
+        self.child_cpu = 0.0         # CPU seconds the child spent labeling this job's chunks
+        self.child_peak_rss = 0      # bytes
+        self.between = 0.0           # seconds from the end of one chunk to the start of the next, in the child
+        self._last_end: float | None = None
+
+    def labeled(self, chunks: Iterable[Sequence]) -> Iterator[tuple[Sequence, dict, dict]]:
+        in_flight: deque[tuple[Sequence, Future]] = deque()
+        try:
+            for rows in chunks:
+                in_flight.append((rows, PROCESS.submit(self.spec, rows)))
+                if len(in_flight) > self.depth:
+                    yield self._result(in_flight)
+            while in_flight:
+                yield self._result(in_flight)
+        finally:          # stopped early (a cancel, a failed write): what is still queued is not labeled
+            for _rows, future in in_flight:
+                future.cancel()
+
+    def _result(self, in_flight: deque) -> tuple[Sequence, dict, dict]:
+        rows, future = in_flight[0]
+        try:
+            found, per_label, cpu, peak, started, ended = future.result()
+        except BrokenProcessPool:
+            PROCESS.discard(future.pool)
+            if self.restarts >= RESTARTS:
+                raise SourceError("The labeling process stopped unexpectedly (killed, or out of memory?) "
+                                  f"{self.restarts + 1} times; no output was written") from None
+            self.restarts += 1
+            log.warning("the labeling process died; labeling the %d chunk(s) in flight in a new one", len(in_flight))
+            for position, (waiting, _lost) in enumerate(list(in_flight)):
+                in_flight[position] = (waiting, PROCESS.submit(self.spec, waiting))
+            return self._result(in_flight)
+        in_flight.popleft()
+        self.child_cpu += cpu
+        self.child_peak_rss = max(self.child_peak_rss, peak)
+        if self._last_end is not None:
+            self.between += max(0.0, started - self._last_end)
+        self._last_end = ended
+        return rows, found, per_label
+
+    def close(self) -> str | None:
+        """What the job's log says of the child's share."""
+        return (f"The labeling process spent {self.child_cpu:.1f} s of CPU labeling, {self.between:.1f} s "
+                f"between chunks (its peak RSS {self.child_peak_rss / 2**20:.0f} MiB)"
+                + (f"; it was restarted {self.restarts} time(s)" if self.restarts else ""))
+
+
+def labeler(rules: LabelRules, rules_spec: dict, rows: int, config) -> InThisThread | InChildProcess:
+    """InChildProcess for `rows` rows or more (COLLECTOR_LABEL_TABLE_PROCESS_ROWS), else InThisThread."""
+    threshold = config.get("COLLECTOR_LABEL_TABLE_PROCESS_ROWS", DEFAULT_PROCESS_ROWS)
+    return InChildProcess(rules_spec) if threshold is not None and rows >= int(threshold) else InThisThread(rules)
+
+
+# --- the worker process's labeling process -----------------------------------------------------------------
+class LabelingProcess:
+    """A pool of one spawned child, made on first use, shared by the worker process's tasks."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._finalizer: multiprocessing.util.Finalize | None = None
+
+    def submit(self, spec: str, rows: Sequence) -> Future:
+        texts = texts_of(rows)
+        for _attempt in range(3):
+            pool = self._current()
+            try:
+                future = pool.submit(_label_in_child, spec, texts)
+            except (BrokenProcessPool, RuntimeError):   # died while idle, or another task's chunk saw it die
+                self.discard(pool)
+                continue
+            future.pool = pool
+            return future
+        raise SourceError("The labeling process could not be started")
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_watch_parent, initargs=(os.getpid(),))
+            if self._finalizer is None:
+                # A Dramatiq worker process ends as multiprocessing's children do: it joins its own children
+                # (this one) without the interpreter's shutdown, which is what would tell the pool to stop
+                # them. multiprocessing's finalizers run before that join, the highest priority first: this one
+                # before those of the pool's queues (10), which stop the thread that would send the child "stop".
+                self._finalizer = multiprocessing.util.Finalize(None, self.shutdown, exitpriority=100)
+            return self._pool
+
+    def discard(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a broken pool: the next chunk starts a new child."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop the child, if there is one (at the worker's exit; tests)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def pid(self) -> int | None:
+        """The child's pid once it has started (tests and benches: the pool keeps its processes privately)."""
+        with self._lock:
+            processes = list((self._pool._processes or {}).values()) if self._pool is not None else []
+        return processes[0].pid if processes else None
+
+
+PROCESS = LabelingProcess()      # this worker process's
+
+
+# --- in the child ----------------------------------------------------------------------------------------
+_compiled: dict[str, LabelRules] = {}
+PARENT_POLL_SECONDS = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the worker process is gone (killed: nothing told this process to stop). The pool's pipes
+    do not say so: this process holds both ends of the one it reads."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _label_in_child(spec: str, texts: list) -> tuple[dict, dict, float, int, float, float]:
+    """label_texts, with the CPU it took, the child's peak RSS (bytes), and when it started and ended (the
+    monotonic clock, which the parent shares)."""
+    started = time.monotonic()
+    rules = _compiled.get(spec)
+    if rules is None:
+        if len(_compiled) >= 8:          # rule sets of earlier jobs
+            _compiled.clear()
+        rules = _compiled[spec] = compile_rules(json.loads(spec))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    found, per_label = label_texts(rules, texts)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return found, per_label, cpu, after.ru_maxrss * 1024, started, time.monotonic()
