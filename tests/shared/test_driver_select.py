@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, func, insert, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shared.db import DriverConnection, DriverSelect, UTCDateTime, normalise_database_url
+from shared.db import DriverConnection, DriverSelect, UTCDateTime, dispose_read_engine, normalise_database_url
+from tests.support.databases import BACKENDS, fresh_postgres_schema
 
 metadata = MetaData()
 things = Table("driver_select_things", metadata, Column("id", Integer, primary_key=True), Column("name", String(20)),
@@ -72,3 +73,22 @@ def test_driver_errors_are_sqlalchemy_errors(engine):
 def test_in_lists_are_refused_when_compiled(engine):
     with DriverConnection(engine) as conn, pytest.raises(ValueError, match="plain bound parameters"):
         DriverSelect(select(things).where(things.c.id.in_([1, 2]))).rows(conn)
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only: set TEST_DATABASE_URL")
+def test_a_connection_the_server_closed_is_replaced_and_the_read_answers(worker_id):
+    """The read engine pings nothing at checkout: the statement that meets a dead connection is run
+    again on a new one. Here the server ends the pooled connection's backend between two reads."""
+    engine = create_engine(normalise_database_url(fresh_postgres_schema(f"driver_select_{worker_id}")))
+    backend = DriverSelect(select(func.pg_backend_pid()))
+    try:
+        with DriverConnection(engine) as conn:
+            first = backend.scalar(conn)
+        with engine.connect() as other:
+            assert other.execute(select(func.pg_terminate_backend(first))).scalar() is True
+        with DriverConnection(engine) as conn:  # the pool hands back the connection whose backend is gone
+            second = backend.scalar(conn)
+        assert second != first
+    finally:
+        dispose_read_engine(engine)
+        engine.dispose()
