@@ -2,8 +2,9 @@
 distinct URLs (one trial, a page with its total, searches, /list), then over HTTP (wrk -t2 -c16)
 beside its peer in the same run: bare Flask (the ceiling), the trials service uncached and with
 its micro-cache (gunicorn 2x4), and Datasette 0.65 on the same SQLite file (2 processes, from a
-venv of its own, bench/common.py), every figure a ratio to bare Flask and to Datasette; and the
-time to upsert a 100,000-trial snapshot (first load, unchanged re-load).
+venv of its own, bench/common.py), every figure a ratio to bare Flask and to Datasette (each group
+of four bracketed by bare Flask readings: see `Ledger`); and the time to upsert a 100,000-trial
+snapshot (first load, unchanged re-load).
 
 BENCH_SECONDS (10) per wrk figure; BENCH_TRIALS_SIZES (10000,100000); BENCH_TRIALS_WRK=0 for the
 in-process figures only; the HTTP figures wait up to BENCH_LOAD_WAIT seconds (300) for a load
@@ -12,7 +13,9 @@ average under BENCH_MAX_LOAD (3), then run anyway and write the load they ran at
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from contextlib import ExitStack
 from urllib.parse import quote
 
 import requests
@@ -137,41 +140,49 @@ def measure(urls: list[str]) -> dict:
 
 
 class Ledger:
-    """The HTTP figures of one run, each printed and written as a ratio to bare Flask and to Datasette."""
+    """The HTTP figures of one run, each printed and written as a ratio to bare Flask and to Datasette.
 
-    def __init__(self, bare: float):
-        self.bare, self.rows = bare, []
-        self.first: dict[tuple, float] = {}  # (who, request) -> req/s at the first size
+    The host's speed drifts (other machines share it: bare Flask has read 3,900 to 6,600 req/s within
+    minutes), so every group of figures (one server, the four requests) is bracketed by a bare Flask
+    reading just before and just after it, and each figure is divided by the mean of its bracket.
+    The comparisons that span groups (to Datasette, to the 10,000-trial figure) are comparisons of
+    those × bare ratios, so drift between the groups cancels out of them too."""
 
-    def add(self, who: str, request: str, size: int, result: dict, peer: float | None, goals: bool) -> None:
+    def __init__(self):
+        self.rows, self.bares = [], []
+        self.first: dict[tuple, float] = {}  # (who, request) -> × bare at the first size
+
+    def add(self, who: str, request: str, size: int, result: dict, bare: float, peer: float | None,
+            goals: bool) -> float:
+        """Record one figure; `peer` is Datasette's × bare for the same request and size. Returns this × bare."""
         rps = result["rps"]
+        times_bare = rps / bare
         key = (who, request)
-        self.first.setdefault(key, rps)
-        ratios = [f"{rps / self.bare:.2f} × bare"]
-        if peer:
-            ratios.append(f"{rps / peer:.1f} × Datasette")
+        self.first.setdefault(key, times_bare)
+        ratios = [f"{times_bare:.2f} × bare"]
+        if peer:  # Datasette serves SQLite files only: the PostgreSQL rows are set beside it on SQLite
+            ratios.append(f"{times_bare / peer:.1f} × Datasette" + (" (SQLite)" if "PostgreSQL" in who else ""))
         if size != SIZES[0]:
-            ratios.append(f"{rps / self.first[key]:.2f} of {SIZES[0]:,}")
+            ratios.append(f"{times_bare / self.first[key]:.2f} of {SIZES[0]:,}")
         goal = ""
         if goals:
             wanted = []
             floor_bare, floor_peer = GOALS[request]
             if floor_bare is not None:
-                wanted.append((f"≥ {floor_bare:g} × bare", rps / self.bare >= floor_bare))
+                wanted.append((f"≥ {floor_bare:g} × bare", times_bare >= floor_bare))
             if floor_peer is not None and peer:
-                wanted.append((f"≥ {floor_peer:g} × Datasette", rps / peer >= floor_peer))
+                wanted.append((f"≥ {floor_peer:g} × Datasette", times_bare / peer >= floor_peer))
             if size != SIZES[0]:
-                wanted.append((f"≥ {GROWTH:.2f} of {SIZES[0]:,}", rps / self.first[key] >= GROWTH))
+                wanted.append((f"≥ {GROWTH:.2f} of {SIZES[0]:,}", times_bare / self.first[key] >= GROWTH))
             goal = ", ".join(text for text, _ in wanted)
             if wanted:
                 goal += ": " + ("met" if all(ok for _, ok in wanted) else "not met")
-        on_sqlite = "" if "SQLite" in who else " (SQLite)"  # Datasette serves SQLite files only
-        reference = f"bare Flask {self.bare:.0f}" + (f"; Datasette{on_sqlite} {peer:.0f}" if peer else "")
         figure = f"{request}: {who}, {size:,} trials (req/s, wrk -t2 -c16 {SECONDS} s)"
         print(f"  {figure}: {rps:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms; "
               f"{'; '.join(ratios)}" + (f"  [{goal}]" if goal else ""))
         self.rows.append(row(figure, f"{rps:.0f} (p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms)",
-                             reference, "; ".join(ratios), goal))
+                             f"bare Flask {bare:.0f}", "; ".join(ratios), goal))
+        return times_bare
 
 
 def check_same_answers(trials_url: str, peers: list[str], database: str) -> None:
@@ -191,58 +202,66 @@ def check_same_answers(trials_url: str, peers: list[str], database: str) -> None
 def http_figures() -> list[dict]:
     use_wrk = os.environ.get("BENCH_TRIALS_WRK", "1") != "0"
     rows = []
-    if use_wrk:
-        load_before = wait_for_quiet()
-        print(f"  load average {load_before:.1f} before the HTTP figures; Datasette {datasette_version()}")
-        with gunicorn("bench.bare_flask:create_app()", {}, WORKERS, THREADS) as bare:
-            ceiling = measure([bare + "/json"])
-        print(f"  bare Flask (gunicorn {WORKERS}x{THREADS}, a 3-field JSON body): {ceiling['rps']:.0f} req/s")
-        ledger = Ledger(ceiling["rps"])
-    peer: dict[tuple[int, str], float] = {}  # (size, request) -> Datasette's req/s on the SQLite file
-    for backend in ("SQLite", "PostgreSQL"):
-        for size in SIZES:
-            if backend == "SQLite":
-                path = _sqlite_path(f"bench_trials_http_{size}.sqlite3")
-                url = f"sqlite:///{path}"
-            else:
-                url = bench_database_url(f"bench_trials_http_{size}")
-            app = migrated_app(url, size)
-            rows += in_process_rows(app, backend, size)
-            with app.app_context():
-                from services.trials.models import db
+    ledger = Ledger()
+    peer: dict[tuple[int, str], float] = {}  # (size, request) -> Datasette's × bare on the SQLite file
+    with ExitStack() as stack:
+        if use_wrk:
+            load_before = wait_for_quiet()
+            print(f"  load average {load_before:.1f} before the HTTP figures; Datasette {datasette_version()}")
+            bare_url = stack.enter_context(gunicorn("bench.bare_flask:create_app()", {}, WORKERS, THREADS)) + "/json"
 
-                db.engine.dispose()
-            if not use_wrk:
-                continue
-            env = {"TRIALS_DATABASE_URL": url}
-            with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "0"},
-                          WORKERS, THREADS) as trials_url:
+        def group(who: str, size: int, urls: dict[str, list[str]], peers: dict | None, goals: bool) -> dict:
+            """The four requests on one server, bracketed by bare Flask; their × bare figures."""
+            before = measure([bare_url])["rps"]
+            results = {request: measure(targets) for request, targets in urls.items()}
+            after = measure([bare_url])["rps"]
+            ledger.bares += [before, after]
+            bare = (before + after) / 2
+            print(f"  bare Flask {before:.0f} before, {after:.0f} after {who}, {size:,}")
+            return {request: ledger.add(who, request, size, result, bare, (peers or {}).get((size, request)), goals)
+                    for request, result in results.items()}
+
+        for backend in ("SQLite", "PostgreSQL"):
+            for size in SIZES:
                 if backend == "SQLite":
-                    with datasette(path, 2) as peers:
-                        check_same_answers(trials_url, peers, path.stem)
-                        for request, (_, theirs) in HTTP.items():
-                            result = measure([base + theirs.format(db=path.stem) for base in peers])
-                            peer[size, request] = result["rps"]
-                            ledger.add(f"Datasette {datasette_version()}, 2 processes", request, size, result,
-                                       None, goals=False)
-                for request, (ours, _) in HTTP.items():
-                    ledger.add(f"trials, cache off ({backend})", request, size, measure([trials_url + ours]),
-                               peer.get((size, request)), goals=True)
-            if backend == "SQLite":
-                with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "1"},
+                    path = _sqlite_path(f"bench_trials_http_{size}.sqlite3")
+                    url = f"sqlite:///{path}"
+                else:
+                    url = bench_database_url(f"bench_trials_http_{size}")
+                app = migrated_app(url, size)
+                rows += in_process_rows(app, backend, size)
+                with app.app_context():
+                    from services.trials.models import db
+
+                    db.engine.dispose()
+                if not use_wrk:
+                    continue
+                env = {"TRIALS_DATABASE_URL": url}
+                with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "0"},
                               WORKERS, THREADS) as trials_url:
-                    for request, (ours, _) in HTTP.items():
-                        ledger.add(f"trials, micro-cache 1 s ({backend})", request, size,
-                                   measure([trials_url + ours]), peer.get((size, request)), goals=False)
+                    if backend == "SQLite":
+                        with datasette(path, 2) as peers:
+                            check_same_answers(trials_url, peers, path.stem)
+                            theirs = {request: [base + their.format(db=path.stem) for base in peers]
+                                      for request, (_, their) in HTTP.items()}
+                            for request, times_bare in group(f"Datasette {datasette_version()}, 2 processes", size,
+                                                             theirs, None, goals=False).items():
+                                peer[size, request] = times_bare
+                    group(f"trials, cache off ({backend})", size,
+                          {request: [trials_url + ours] for request, (ours, _) in HTTP.items()}, peer, goals=True)
+                if backend == "SQLite":
+                    with gunicorn("services.trials:create_app()", {**env, "TRIALS_CACHE_SECONDS": "1"},
+                                  WORKERS, THREADS) as trials_url:
+                        group(f"trials, micro-cache 1 s ({backend})", size,
+                              {request: [trials_url + ours] for request, (ours, _) in HTTP.items()}, peer, goals=False)
     if use_wrk:
-        with gunicorn("bench.bare_flask:create_app()", {}, WORKERS, THREADS) as bare:
-            again = measure([bare + "/json"])
         load = os.getloadavg()[0]
-        print(f"  bare Flask again at the end: {again['rps']:.0f} req/s; load average {load:.1f}")
         rows += ledger.rows
-        rows.append(row(f"bare Flask JSON (gunicorn {WORKERS}x{THREADS}): req/s at the start / the end of the "
-                        "trials HTTP figures", f"{ceiling['rps']:.0f} / {again['rps']:.0f}",
-                        f"load average {load_before:.1f} / {load:.1f}", "the ratios use the start's"))
+        rows.append(row(f"bare Flask JSON (gunicorn {WORKERS}x{THREADS}), the readings bracketing the groups above: "
+                        "lowest / median / highest req/s",
+                        f"{min(ledger.bares):.0f} / {statistics.median(ledger.bares):.0f} / {max(ledger.bares):.0f}",
+                        f"load average {load_before:.1f} at the start, {load:.1f} at the end",
+                        "each figure's ratio uses its own bracket"))
     return rows
 
 
