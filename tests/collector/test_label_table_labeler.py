@@ -1,7 +1,8 @@
-"""label_table's labeling process (label_table/labeler.py), without a job: a spawned child labels chunks as the
-job's own thread does, in order; a killed child is replaced once, and a second death fails the job saying so;
-a worker process that used the child still exits (as Dramatiq's do), and a killed worker's child does not
-stay behind."""
+"""label_table's labeling process (label_table/labeler.py), without a job: a spawned child labels chunks as
+the job's own thread does, in order (the first in the thread while the child starts); a killed child is
+replaced once, and a second death fails the job saying so; a worker process that used the child still exits
+(as Dramatiq's do), and a killed worker's child does not stay behind.
+"""
 from __future__ import annotations
 
 import multiprocessing
@@ -25,9 +26,11 @@ class DiesInTheChild:
     """A text whose str() kills the process labeling it: every time, or only the first when given a `mark` file."""
 
     def __init__(self, text: str, mark: str | None):
-        self.text, self.mark = text, mark
+        self.text, self.mark, self.test_process = text, mark, os.getpid()
 
     def __str__(self) -> str:
+        if os.getpid() == self.test_process:
+            raise AssertionError("labeled in the test's own process, not in the child")
         if self.mark is None or not Path(self.mark).exists():
             if self.mark is not None:
                 Path(self.mark).touch()
@@ -39,12 +42,26 @@ def chunks_of(rows: list, size: int) -> list[list]:
     return [rows[start:start + size] for start in range(0, len(rows), size)]
 
 
-def test_the_child_labels_as_the_thread_does_in_order():
+def in_a_ready_child(depth: int = 2) -> labeler.InChildProcess:
+    """An InChildProcess whose child has started: every chunk goes to it (a DiesInTheChild labeled in this
+    thread would kill the test run)."""
+    in_child = labeler.InChildProcess(compile_rules(RULES), RULES, depth=depth)
+    labeler.PROCESS.start().result()
+    return in_child
+
+
+def test_the_child_labels_as_the_thread_does_in_order_the_first_chunk_here_while_it_starts():
     rows = [(n, TEXTS[n % len(TEXTS)]) for n in range(1, 101)]
     rules = compile_rules(RULES)
+    in_child = labeler.InChildProcess(rules, RULES, depth=2)
 
-    in_child = labeler.InChildProcess(RULES, depth=2)
-    from_child = list(in_child.labeled(chunks_of(rows, 7)))
+    def chunks():
+        first, *rest = chunks_of(rows, 7)
+        yield first                # asked for as the child is being spawned: labeled here
+        labeler.PROCESS.start().result()
+        yield from rest            # the child ready: all of these go to it
+
+    from_child = list(in_child.labeled(chunks()))
     from_thread = list(labeler.InThisThread(rules).labeled(chunks_of(rows, 7)))
 
     assert from_child == from_thread
@@ -52,13 +69,14 @@ def test_the_child_labels_as_the_thread_does_in_order():
     assert from_child[0][1] == {0: {"swelling": ["붓기"]}, 3: {"price": ["가격"]}, 4: {"price": ["가격"],
                                                                                     "swelling": ["붓기"]}}
     assert labeler.PROCESS.pid() not in (None, os.getpid())
-    assert in_child.restarts == 0 and in_child.child_cpu >= 0 and in_child.child_peak_rss > 0
+    assert in_child.here == 1 and in_child.restarts == 0
+    assert in_child.child_cpu >= 0 and in_child.child_peak_rss > 0
 
 
 def test_a_child_killed_mid_chunk_is_replaced_once_and_its_chunks_labeled_again(tmp_path):
     rows = [(n, "가격" if n % 3 else "후기") for n in range(1, 31)]
     rows[12] = (13, DiesInTheChild("붓기", str(tmp_path / "died")))
-    in_child = labeler.InChildProcess(RULES, depth=2)
+    in_child = in_a_ready_child()
 
     results = list(in_child.labeled(chunks_of(rows, 5)))
 
@@ -71,7 +89,7 @@ def test_a_child_killed_mid_chunk_is_replaced_once_and_its_chunks_labeled_again(
 
 
 def test_a_child_that_dies_twice_fails_the_job_saying_so():
-    in_child = labeler.InChildProcess(RULES)
+    in_child = in_a_ready_child()
     chunks = [[(1, "가격")], [(2, DiesInTheChild("가격", None))], [(3, "가격")]]
 
     with pytest.raises(SourceError, match=r"The labeling process stopped unexpectedly .* 2 times"):
@@ -81,12 +99,12 @@ def test_a_child_that_dies_twice_fails_the_job_saying_so():
 
 
 def _use_the_child_then_return(results) -> None:
-    found = list(labeler.InChildProcess(RULES).labeled([[(1, "가격")]]))
+    found = list(in_a_ready_child().labeled([[(1, "가격")]]))
     results.put((labeler.PROCESS.pid(), found[0][1]))
 
 
 def _use_the_child_then_wait(results, never) -> None:
-    list(labeler.InChildProcess(RULES).labeled([[(1, "가격")]]))
+    list(in_a_ready_child().labeled([[(1, "가격")]]))
     results.put(labeler.PROCESS.pid())
     never.wait()
 

@@ -28,26 +28,28 @@ def test_a_table_past_the_threshold_is_labeled_in_the_child_with_the_same_output
     make_posts(user_db.engine, user_db.posts, posts)
     app.config.update(COLLECTOR_LABEL_TABLE_PROCESS_ROWS=40, COLLECTOR_LABEL_TABLE_CHUNK_ROWS=6)
     worker(threads=1)
+    child = labeler.PROCESS.start().result()     # ready before the job: every chunk goes to it
     body = {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "rules": RULES,
             "input": {"database_url": user_db.url, "table": user_db.posts, "text_column": "body",
                       "id_column": "post_id", "time_column": "posted_at"}}
     task = wait_status(client, start(client, "label_table", **body, output={"table": user_db.output}),
                        {"completed", "failed"})
     in_child = read_labels(user_db.engine, user_db.output)
-    child = labeler.PROCESS.pid()
+    still = labeler.PROCESS.pid()
     labeler.PROCESS.shutdown()
     app.config.update(COLLECTOR_LABEL_TABLE_PROCESS_ROWS=41)     # one row short: in the job's thread
     again = wait_status(client, start(client, "label_table", **body, output={"table": user_db.output + "b"}),
                         {"completed", "failed"})
 
     assert task["status"] == again["status"] == "completed", (task["error"], again["error"])
-    assert child not in (None, os.getpid()) and labeler.PROCESS.pid() is None
+    assert still == child != os.getpid() and labeler.PROCESS.pid() is None
     rules = compile_rules(RULES)
     expected = {n: (list(terms), terms) for n, text, _author, _time in posts
                 for terms in [rules.matched_terms(text)]}
     assert in_child == read_labels(user_db.engine, user_db.output + "b") == expected
     assert task["result_summary"]["rows_labeled"] == sum(1 for labels, _ in expected.values() if labels)
     logs = [line["message"] for line in client.get(f"{API}/task/{task['id']}/logs?per_page=100").json["data"]]
-    assert any(line.startswith("The labeling process spent") for line in logs)
+    assert any(line.startswith("The labeling process spent") and line.endswith(
+        "; 0 chunk(s) labeled in the job's thread while it started") for line in logs)
     logs = [line["message"] for line in client.get(f"{API}/task/{again['id']}/logs?per_page=100").json["data"]]
     assert not any(line.startswith("The labeling process") for line in logs)

@@ -7,12 +7,12 @@ life (a small table, below COLLECTOR_LABEL_TABLE_PROCESS_ROWS rows, is labeled i
 `InThisThread`, and never pays for a process start). The child is *spawned*, not forked: the Dramatiq
 worker is threaded, and a fork of a threaded process may inherit a lock held by another thread.
 
-The child gets the texts of each chunk's rows, and hands back the matched terms of
-the rows that earned a label, by position, and the count of each label; it compiles the rules once per
-rule set. Up to `depth` chunks are in the child at a time, so it is never idle waiting for the next one;
-results come back in order. If the child dies (killed, out of memory), the chunks it held are given to a
-new child once; a second death fails the task, saying so. Tasks of one worker share the child chunk by
-chunk.
+The child gets the texts of each chunk's rows, and hands back the matched terms of the rows that earned a
+label, by position, and the count of each label; it compiles the rules once per rule set. Up to `depth`
+chunks are in the child at a time, so it is never idle waiting for the next one; results come back in
+order. While the child starts, the first chunks are labeled in the job's thread. If the child dies (killed,
+out of memory), the chunks it held are given to a new child once; a second death fails the task, saying
+so. Tasks of one worker share the child chunk by chunk.
 """
 from __future__ import annotations
 
@@ -81,11 +81,14 @@ class InThisThread:
 
 
 class InChildProcess:
-    """Labels each chunk in the worker's labeling process, `depth` chunks in flight, results in order."""
+    """Labels each chunk in the worker's labeling process, `depth` chunks in flight, results in order; while
+    the child is starting (a second or so, once per worker process), in the caller's thread."""
 
-    def __init__(self, rules_spec: dict, depth: int = DEFAULT_DEPTH):
+    def __init__(self, rules: LabelRules, rules_spec: dict, depth: int = DEFAULT_DEPTH):
+        self.rules = rules
         self.spec = json.dumps(rules_spec, sort_keys=True, ensure_ascii=False)
         self.depth = max(1, depth)
+        self.here = 0                # chunks labeled in the caller's thread while the child started
         self.restarts = 0
         self.child_cpu = 0.0         # CPU seconds the child spent labeling this job's chunks
         self.child_peak_rss = 0      # bytes
@@ -94,8 +97,13 @@ class InChildProcess:
 
     def labeled(self, chunks: Iterable[Sequence]) -> Iterator[tuple[Sequence, dict, dict]]:
         in_flight: deque[tuple[Sequence, Future]] = deque()
+        ready = PROCESS.start()
         try:
             for rows in chunks:
+                if not in_flight and not ready.done():
+                    self.here += 1
+                    yield rows, *label_texts(self.rules, texts_of(rows))
+                    continue
                 in_flight.append((rows, PROCESS.submit(self.spec, rows)))
                 if len(in_flight) > self.depth:
                     yield self._result(in_flight)
@@ -130,14 +138,16 @@ class InChildProcess:
     def close(self) -> str | None:
         """What the job's log says of the child's share."""
         return (f"The labeling process spent {self.child_cpu:.1f} s of CPU labeling, {self.between:.1f} s "
-                f"between chunks (its peak RSS {self.child_peak_rss / 2**20:.0f} MiB)"
+                f"between chunks (its peak RSS {self.child_peak_rss / 2**20:.0f} MiB); {self.here} chunk(s) "
+                "labeled in the job's thread while it started"
                 + (f"; it was restarted {self.restarts} time(s)" if self.restarts else ""))
 
 
 def labeler(rules: LabelRules, rules_spec: dict, rows: int, config) -> InThisThread | InChildProcess:
     """InChildProcess for `rows` rows or more (COLLECTOR_LABEL_TABLE_PROCESS_ROWS), else InThisThread."""
     threshold = config.get("COLLECTOR_LABEL_TABLE_PROCESS_ROWS", DEFAULT_PROCESS_ROWS)
-    return InChildProcess(rules_spec) if threshold is not None and rows >= int(threshold) else InThisThread(rules)
+    return InChildProcess(rules, rules_spec) if threshold is not None and rows >= int(threshold) \
+        else InThisThread(rules)
 
 
 # --- the worker process's labeling process -----------------------------------------------------------------
@@ -147,7 +157,14 @@ class LabelingProcess:
     def __init__(self):
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future | None = None       # the current pool's first call: done once its child answers
         self._finalizer: multiprocessing.util.Finalize | None = None
+
+    def start(self) -> Future:
+        """The child started, if it was not: done (its result the child's pid) once it is ready."""
+        self._current()
+        with self._lock:
+            return self._ready
 
     def submit(self, spec: str, rows: Sequence) -> Future:
         texts = texts_of(rows)
@@ -167,6 +184,7 @@ class LabelingProcess:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=_watch_parent, initargs=(os.getpid(),))
+                self._ready = self._pool.submit(os.getpid)      # spawns the child
             if self._finalizer is None:
                 # A Dramatiq worker process ends as multiprocessing's children do: it joins its own children
                 # (this one) without the interpreter's shutdown, which is what would tell the pool to stop
@@ -190,10 +208,10 @@ class LabelingProcess:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def pid(self) -> int | None:
-        """The child's pid once it has started (tests and benches: the pool keeps its processes privately)."""
+        """The child's pid once it is ready (tests)."""
         with self._lock:
-            processes = list((self._pool._processes or {}).values()) if self._pool is not None else []
-        return processes[0].pid if processes else None
+            ready = self._ready if self._pool is not None else None
+        return ready.result() if ready is not None and ready.done() and not ready.exception() else None
 
 
 PROCESS = LabelingProcess()      # this worker process's
