@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +13,7 @@ from flask import after_this_request, request
 from flask_smorest import abort
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from werkzeug.sansio.utils import get_current_url
 
 from shared.api import known_query_args
 
@@ -68,11 +69,17 @@ def pagination_metadata(page: int, per_page: int, count: int) -> dict[str, int]:
     return meta
 
 
+# request.base_url works the URL out afresh (IRI decoding included) at every call: a tenth of an
+# uncached list page's time. It depends on these four parts only; kept for the last few hundred.
+_base_url = lru_cache(maxsize=512)(get_current_url)
+
+
 def _link_header(meta: dict[str, int]) -> str:
     """Links to the other pages, keeping the view's own query parameters and none a client made up."""
     known = known_query_args() - {"page", "per_page"}
     kept = urlencode([(name, value) for name, value in request.args.items(multi=True) if name in known])
-    prefix = f"<{request.base_url}?{kept}&" if kept else f"<{request.base_url}?"
+    base = _base_url(request.scheme, request.host, request.root_path, request.path)
+    prefix = f"<{base}?{kept}&" if kept else f"<{base}?"
     per_page = meta["per_page"]
     return ", ".join(f'{prefix}page={meta[key]}&per_page={per_page}>; rel="{rel}"'
                      for rel, key in (("first", "first_page"), ("prev", "previous_page"), ("next", "next_page"),

@@ -26,11 +26,11 @@ from typing import Any
 import marshmallow as ma
 import orjson
 from flask import Response, current_app, request
-from sqlalchemy import Integer, Select, String, bindparam, func, select
+from sqlalchemy import DateTime, Integer, Select, String, bindparam, func, select, type_coerce
 
 from services.trials import trials
 from services.trials.models import Revision, Trial, db
-from shared.db import DriverConnection, DriverSelect
+from shared.db import DriverConnection, DriverSelect, UTCDateTime
 from shared.pagination import set_pagination_headers
 from shared.timeutil import as_utc, utcnow
 
@@ -84,8 +84,9 @@ class RowSerialiser:
 
 
 def json_bytes(obj) -> bytes:
-    """What Flask's JSON provider (shared.api.ReadableJSONProvider) writes for `obj`, outside debug mode."""
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) + b"\n"
+    """What Flask's JSON provider (shared.api.ReadableJSONProvider) writes for `obj`, outside debug
+    mode; a date-time without an offset is UTC (the read columns below give SQLite's as they are)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC) + b"\n"
 
 
 def tagged_json(body: bytes) -> Response:
@@ -119,7 +120,12 @@ _statements = Statements()
 LIMIT, OFFSET = bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
 _REVISION = DriverSelect(select(Revision.revision).where(Revision.id == 1))
 _EVERYTHING = DriverSelect(select(func.count(Trial.trial_id)))
-_BY_ID = DriverSelect(select(*trials.TRIAL_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
+# The columns the reads select: the date-times as the driver's (SQLite: naive, in UTC; PostgreSQL:
+# aware, in UTC, which the read engine's sessions are set to), without UTCDateTime making each of
+# a page's 60 values aware again; `json_bytes` writes both as the schema does.
+READ_COLUMNS = tuple(type_coerce(column, DateTime(timezone=True)).label(column.name)
+                     if isinstance(column.type, UTCDateTime) else column for column in trials.TRIAL_COLUMNS)
+_BY_ID = DriverSelect(select(*READ_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
 
 
 def _page(stmt: Select) -> Select:
@@ -157,7 +163,7 @@ def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
             everything = _totals().get(("all",), revision, lambda: _EVERYTHING.scalar(conn))
             use_index = count < math.ceil((offset + per_page) * everything / count)
         shape = ("page", trials.filter_shape(filters, use_index))
-        read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1])))
+        read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1], READ_COLUMNS)))
         return count, read.rows(conn, {**values, "page_limit": per_page, "page_offset": offset})
 
 
@@ -179,7 +185,8 @@ def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) ->
         count, _ = _totals().get(("recent", include_withdrawn, days), revision, compute,
                                  lambda value: value[1] is None or since <= value[1])
         set_pagination_headers(page, per_page, count)
-        read = _statements.get(("recent", include_withdrawn), lambda: _page(trials.recent_select(include_withdrawn)))
+        read = _statements.get(("recent", include_withdrawn),
+                               lambda: _page(trials.recent_select(include_withdrawn, READ_COLUMNS)))
         return count, read.rows(conn, {"since": since, "page_limit": per_page, "page_offset": (page - 1) * per_page})
 
 

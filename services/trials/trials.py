@@ -343,11 +343,11 @@ def filter_values(args: dict) -> dict:
     return values
 
 
-def filtered_select(shape: tuple) -> Select:
+def filtered_select(shape: tuple, columns=TRIAL_COLUMNS) -> Select:
     """The trials matching filters of this shape (`filter_shape`), in the requested stable order;
     the values are bound parameters named as `filter_values` names them."""
     include_withdrawn, search, exact, has_min, has_max, has_since, sort = shape
-    stmt = select(*TRIAL_COLUMNS)
+    stmt = select(*columns)
     if not include_withdrawn:
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     if search:
@@ -377,9 +377,9 @@ def order_by(sort: str) -> list:
     return [primary.nulls_last(), Trial.trial_id.asc()]
 
 
-def recent_select(include_withdrawn: bool = False) -> Select:
+def recent_select(include_withdrawn: bool = False, columns=TRIAL_COLUMNS) -> Select:
     """Trials whose content changed since the bound parameter `since`, newest first."""
-    stmt = select(*TRIAL_COLUMNS).where(Trial.updated_at >= bindparam("since", type_=Trial.updated_at.type))
+    stmt = select(*columns).where(Trial.updated_at >= bindparam("since", type_=Trial.updated_at.type))
     if not include_withdrawn:
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     return stmt.order_by(Trial.updated_at.desc(), Trial.trial_id.asc())

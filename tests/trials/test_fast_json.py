@@ -2,15 +2,21 @@
 as Flask would write it; and the totals it keeps follow every write and the moving window."""
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sqlalchemy.engine import make_url
+
+from services.trials import create_app
 from services.trials.models import db
 from services.trials.reads import RowSerialiser
 from services.trials.schemas import TrialSchema
 from services.trials.trials import EXPORT_COLUMNS
 from shared.pagination import page_schema
+from tests.support.auth import AUTH, SERVICE_TOKEN
+from tests.support.databases import BACKENDS, fresh_postgres_schema, migrate
 from tests.support.trials import trial
 
 # Hangul, Latin, digits, punctuation, controls, emoji: anything storable (no lone surrogates).
@@ -95,3 +101,34 @@ def test_the_recent_total_follows_the_moving_window(client, put_batch):
         assert client.get("/list").json["count"] == 1
     with time_machine.travel(start + timedelta(days=11), tick=False):
         assert client.get("/list").json["count"] == 0
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only: set TEST_DATABASE_URL")
+def test_pages_are_written_in_utc_whatever_the_sessions_time_zone(tmp_path, worker_id):
+    """The reads take PostgreSQL's date-times as the driver gives them: in the session's time zone,
+    which the read engine sets to UTC. Here every session of the database starts in Seoul."""
+    url = make_url(fresh_postgres_schema(f"test_trials_time_zone_{worker_id}"))
+    url = url.update_query_dict({"options": url.query["options"] + " -cTimeZone=Asia/Seoul"}).render_as_string(
+        hide_password=False)
+    migrate("trials", url, tmp_path)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SERVICE_TOKEN": SERVICE_TOKEN,
+                      "VAR_DIR": tmp_path, "LOG_DIR": tmp_path / "log", "TRIALS_CACHE_SECONDS": 0})
+    client = app.test_client()
+    try:
+        stored = client.put("/trials/batch", json={"records": [trial("Z1"), trial("Z2")]}, headers=AUTH)
+        assert stored.status_code == 200
+        with app.app_context():
+            from services.trials.models import Trial
+
+            assert db.session.scalar(db.text("SHOW TimeZone")) == "Asia/Seoul"
+            stored = db.session.scalars(db.select(Trial).order_by(Trial.trial_id)).all()
+            expected = app.json.response(page_schema(TrialSchema)().dump({"count": 2, "data": stored})).get_data()
+            one = app.json.response(TrialSchema().dump(stored[0])).get_data()
+        page = client.get("/trials").get_data()
+        assert page == expected
+        assert b"+00:00" in page and b"+09:00" not in page
+        assert client.get("/trials/Z1").get_data() == one
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
