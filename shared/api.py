@@ -112,8 +112,8 @@ class ServiceRequest(Request):
 def refuse_oversized_body() -> None:
     """A `before_request` hook: a declared Content-Length over MAX_CONTENT_LENGTH is a 413 before
     any of the body is read, on every route (werkzeug itself refuses a longer chunked body as it reads)."""
-    limit = request.max_content_length
-    if limit is not None and request.content_length is not None and request.content_length > limit:
+    length = request.content_length  # first: a GET has none, and the limit is a config lookup
+    if length is not None and (limit := request.max_content_length) is not None and length > limit:
         raise RequestEntityTooLarge(too_large_message(limit))
 
 
