@@ -281,34 +281,38 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def text_matches(q: str, use_index: bool = True):
-    """`q` as a case-insensitive substring of title, institution or department (LIKE semantics).
-
-    On SQLite the trigram FTS5 table narrows the rows first (its case folding covers more than
-    LIKE's ASCII-only one, so it never misses a LIKE match) and LIKE then decides, so the answer
-    is LIKE's exactly. PostgreSQL's planner takes the pg_trgm GIN indexes for ILIKE by itself.
-    `use_index=False` leaves SQLite to scan in the requested order: cheaper for a page when
-    most rows match (see `services/trials/reads.py`)."""
-    return _text_clause(_search_mode(q, use_index), filter_values({"q": q}))
-
-
 def _search_mode(q: str, use_index: bool) -> str:
-    """"index" (the SQLite trigram table narrows, then LIKE) or "like" (LIKE alone)."""
-    return "index" if use_index and len(q) >= TRIGRAM and db.engine.dialect.name == "sqlite" else "like"
+    """"index" (SQLite: the trigram table narrows, then LIKE), "like" (SQLite: LIKE alone) or
+    "ilike" (elsewhere: ILIKE, which PostgreSQL's pg_trgm indexes serve)."""
+    if db.engine.dialect.name != "sqlite":
+        return "ilike"
+    return "index" if use_index and len(q) >= TRIGRAM else "like"
 
 
-def _text_clause(mode: str, values: dict | None = None):
-    """The search clause; its parameters `q_like` and `q_phrase` hold `values` when given."""
-    values = values or {}
-    pattern = bindparam("q_like", values.get("q_like"), type_=String)
-    like = or_(*(column.ilike(pattern, escape="\\") for column in (Trial.title, Trial.institution, Trial.department)))
+def _text_clause(mode: str):
+    """`q` (the parameter `q_like`, its LIKE pattern) as a case-insensitive substring of title,
+    institution or department, with LIKE semantics.
+
+    On SQLite the trigram FTS5 table (the parameter `q_phrase`) narrows the rows first: its case
+    folding covers more than LIKE's ASCII-only one, so it never misses a LIKE match, and LIKE then
+    decides, so the answer is LIKE's exactly. SQLite's LIKE is itself case-insensitive for ASCII
+    and exact beyond it, which is all its lower() folds: `x LIKE p` answers what SQLAlchemy's
+    ILIKE (`lower(x) LIKE lower(p)`) does, a third faster on a page of a common word
+    (tests/trials/test_search_index.py holds them to the same answers). PostgreSQL's planner takes
+    the pg_trgm GIN indexes for ILIKE by itself. "like" leaves SQLite to scan in the requested
+    order: cheaper for a page when most rows match (see `services/trials/reads.py`)."""
+    pattern = bindparam("q_like", type_=String)
+    columns = (Trial.title, Trial.institution, Trial.department)
+    if mode == "ilike":
+        return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    like = or_(*(column.like(pattern, escape="\\") for column in columns))
     if mode == "like":
         return like
     # The index's rowids are its own (see models.py), mapped to trial ids by SQLITE_SEARCH_ROWIDS.
     table, rowids = SQLITE_SEARCH_TABLE, SQLITE_SEARCH_ROWIDS
     indexed = text(f"trials.trial_id IN (SELECT trial_id FROM {rowids} WHERE id IN "
                    f"(SELECT rowid FROM {table} WHERE {table} MATCH :q_phrase))")
-    return and_(indexed.bindparams(bindparam("q_phrase", values.get("q_phrase"), type_=String)), like)
+    return and_(indexed.bindparams(bindparam("q_phrase", type_=String)), like)
 
 
 EXACT_FILTERS = ("department", "phase", "study_type", "scope", "institution")
