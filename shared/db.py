@@ -138,8 +138,8 @@ class DriverSelect:
 
     def rows(self, connection: DriverConnection, params: dict | None = None) -> list[tuple]:
         compiled = self._for(connection.dialect)
-        parameters = compiled.parameters(params or {})
-        return compiled.processed(*connection.execute(compiled.sql, parameters))
+        rows = connection.execute(compiled.sql, compiled.parameters(params or {}))
+        return compiled.processed(rows, connection.cursor)
 
     def first(self, connection: DriverConnection, params: dict | None = None) -> tuple | None:
         rows = self.rows(connection, params)
@@ -170,10 +170,10 @@ class _Compiled:
             values[name] = processor(values[name])
         return values if self.order is None else tuple(values[name] for name in self.order)
 
-    def processed(self, rows: list, description) -> list[tuple]:
-        if self.results is None:
+    def processed(self, rows: list, cursor) -> list[tuple]:
+        if self.results is None:  # once: psycopg builds the description's objects afresh at each read
             self.results = [(index, processor) for index, (type_, described) in
-                            enumerate(zip(self.types, description, strict=True))
+                            enumerate(zip(self.types, cursor.description, strict=True))
                             if (processor := type_.result_processor(self.dialect, described[1]))]
         if not self.results:
             return rows
@@ -207,12 +207,12 @@ class DriverConnection:
             raise DBAPIError.instance(None, None, exc, self._dbapi_error, dialect=self.dialect) from exc
         self.cursor = self._connection.cursor()
 
-    def execute(self, sql: str, parameters) -> tuple[list, Any]:
-        """The rows and the cursor's description of `sql`."""
+    def execute(self, sql: str, parameters) -> list:
+        """The rows of `sql` (its description is on `self.cursor`)."""
         for attempt in (1, 2):
             try:
                 self.cursor.execute(sql, parameters)
-                return self.cursor.fetchall(), self.cursor.description
+                return self.cursor.fetchall()
             except self._dbapi_error as exc:
                 gone = self.dialect.is_disconnect(exc, self._connection.dbapi_connection, self.cursor)
                 if gone:
