@@ -12,6 +12,7 @@ from shared.config import BaseConfig, ConfigError
 # The sources (sources/__init__.py) whose pacing COLLECTOR_PACING_<NAME> may override.
 PACED_SOURCES = ("trials", "grader", "babitalk", "gangnamunni", "naver", "label_table")
 DEFAULT_LABEL_TABLE_CHUNK_ROWS = 5000
+DEFAULT_LABEL_TABLE_PROCESS_ROWS = 100_000
 # COLLECTOR_BROKER_URL's schemes: Redis or RabbitMQ (broker.py builds the one it names).
 BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 
@@ -119,6 +120,10 @@ class Config(BaseConfig):
         # label_table: rows read, labeled and written per chunk.
         self.COLLECTOR_LABEL_TABLE_CHUNK_ROWS = env.int("COLLECTOR_LABEL_TABLE_CHUNK_ROWS",
                                                         DEFAULT_LABEL_TABLE_CHUNK_ROWS)
+        # From this many rows, a label_table job labels in the worker's labeling process (label_table/labeler.py);
+        # below, in its own thread: starting that process costs about a second of CPU, once per worker process.
+        self.COLLECTOR_LABEL_TABLE_PROCESS_ROWS = env.int("COLLECTOR_LABEL_TABLE_PROCESS_ROWS",
+                                                          DEFAULT_LABEL_TABLE_PROCESS_ROWS)
         # The community platforms (the sandbox's stand-ins by default, see docs/upstreams.md).
         sandbox = f"http://127.0.0.1:{env.int('SANDBOX_PORT', 5199)}"
         self.BABITALK_BASE_URL = env.str("BABITALK_BASE_URL", sandbox)

@@ -31,15 +31,13 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
 from typing import Any
 
+from services.collector.config import DEFAULT_LABEL_TABLE_PROCESS_ROWS
 from services.collector.errors import SourceError
 from services.collector.label_table.staging import MatchedTerms
 from services.collector.labeling import LabelRules, compile_rules
 
 log = logging.getLogger(__name__)
 
-# Rows below which a job labels in its own thread: starting the child costs about a second of CPU (it imports
-# the collector package), once per worker process.
-DEFAULT_PROCESS_ROWS = 100_000
 # Chunks in the child at a time: one labeled while the next waits in its pipe.
 DEFAULT_DEPTH = 2
 # Child restarts one job allows before it fails.
@@ -145,7 +143,7 @@ class InChildProcess:
 
 def labeler(rules: LabelRules, rules_spec: dict, rows: int, config) -> InThisThread | InChildProcess:
     """InChildProcess for `rows` rows or more (COLLECTOR_LABEL_TABLE_PROCESS_ROWS), else InThisThread."""
-    threshold = config.get("COLLECTOR_LABEL_TABLE_PROCESS_ROWS", DEFAULT_PROCESS_ROWS)
+    threshold = config.get("COLLECTOR_LABEL_TABLE_PROCESS_ROWS", DEFAULT_LABEL_TABLE_PROCESS_ROWS)
     return InChildProcess(rules, rules_spec) if threshold is not None and rows >= int(threshold) \
         else InThisThread(rules)
 
