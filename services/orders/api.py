@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
+from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
 from services.orders import orders
@@ -20,7 +22,7 @@ from services.orders.examples import (
     REPLACED,
     STALE,
 )
-from services.orders.models import db
+from services.orders.models import Order, db
 from services.orders.sync import task_states
 from services.orders.schemas import (
     OrderContentSchema,
@@ -30,7 +32,7 @@ from services.orders.schemas import (
 )
 from shared.api import CONFLICT_MESSAGE, Blueprint, path_parameter
 from shared.auth import service_token_required
-from shared.pagination import PAGE_PAST_END, page_schema, paginate
+from shared.pagination import PAGE_PAST_END, page_schema, paginate, set_pagination_headers
 
 blp = Blueprint("orders", __name__, description="Orders: change feed, optimistic concurrency, soft deletes")
 
@@ -102,9 +104,8 @@ class Orders(MethodView):
     def get(self, page, per_page, since=None, include_deleted=False, **filters):
         """List orders, or the change feed with `since`"""
         if since is not None:
-            stmt = orders.changes_since(since, **filters)
-        else:
-            stmt = orders.filtered_orders(include_deleted=include_deleted, **filters)
+            return _feed_page(orders.changes_since(since, **filters), page, per_page)
+        stmt = orders.filtered_orders(include_deleted=include_deleted, **filters)
         return paginate(db.session, stmt, page, per_page)
 
     @service_token_required
@@ -126,20 +127,36 @@ class Orders(MethodView):
         return _with_sync_state(result.order)
 
 
-def _created(order) -> Response:
-    """A new order's answer without a marshmallow dump (a create is the push's hot path): the body
-    OrderSchema dumps, through the same JSON provider. tests/orders/test_api.py compares it with
-    the GET of the same order, which the schema dumps."""
-    body = {"uuid": order.uuid, "number": order.number, "customer_name": order.customer_name,
+def _order_body(order) -> dict:
+    """An order as OrderSchema dumps it (without sync_state), from anything with its columns as attributes."""
+    return {"uuid": order.uuid, "number": order.number, "customer_name": order.customer_name,
             "customer_email": order.customer_email,
             "items": [{"sku": item["sku"], "name": item["name"], "qty": item["qty"], "unit_price": item["unit_price"]}
                       for item in order.items],
             "currency": order.currency, "status": order.status, "note": order.note, "deleted": order.deleted,
             "total": order.total, "created_at": order.created_at.isoformat(),
             "updated_at": order.updated_at.isoformat(), "version": order.version, "seq": order.seq}
-    response = current_app.json.response(body)
+
+
+def _created(order) -> Response:
+    """A new order's answer without a marshmallow dump (a create is the push's hot path): the body
+    OrderSchema dumps, through the same JSON provider. tests/orders/test_create_answer.py compares it
+    with the GET of the same order, which the schema dumps."""
+    response = current_app.json.response(_order_body(order))
     response.status_code = 201
     return response
+
+
+def _feed_page(stmt, page: int, per_page: int) -> Response:
+    """A page of the change feed (the integration reads one after every push batch) from plain rows,
+    without ORM objects or a marshmallow dump: the body page_schema(OrderSchema) dumps, with
+    paginate's headers (test_create_answer compares each entry with the schema's GET)."""
+    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    set_pagination_headers(page, per_page, count)
+    rows = db.session.execute(stmt.with_only_columns(*Order.__table__.columns)
+                              .limit(per_page).offset((page - 1) * per_page))
+    return current_app.json.response({"count": count,
+                                      "data": [_order_body(SimpleNamespace(**row._mapping)) for row in rows]})
 
 
 @blp.route("/orders/<uuid:uuid>", parameters=[path_parameter("uuid", "The order's uuid", EXAMPLE_UUID)])

@@ -2,6 +2,7 @@
 push's hot path: it must be, byte for byte, what OrderSchema dumps for the same order (its GET)."""
 from __future__ import annotations
 
+import json
 import uuid as uuidlib
 
 import pytest
@@ -39,3 +40,23 @@ def test_a_retried_create_on_b_answers_the_stored_order(make_orders_app):
     assert first.status_code == again.status_code == 201
     assert again.data == first.data
     assert client.get("/orders?since=0").json["count"] == 1
+
+
+def test_the_change_feed_answers_each_order_as_the_schema_dumps_it(make_orders_app):
+    client = make_orders_app("B").test_client()
+    made = [client.post("/orders", json=order_body(**overrides), headers=AUTH).json["uuid"] for overrides in CONTENTS]
+    client.put(f"/orders/{made[0]}", json=order_body(note="changed"), headers={**AUTH, "If-Match": '"1"'})
+    client.delete(f"/orders/{made[3]}", headers=AUTH)
+    in_seq_order = [made[1], made[2], made[0], made[3]]  # the changed and the deleted one moved to the end
+
+    feed = client.get("/orders?since=0&per_page=3&page=1")
+    assert feed.status_code == 200 and feed.json["count"] == len(made)
+    assert feed.json["data"] == [client.get(f"/orders/{uuid}").json for uuid in in_seq_order[:3]]
+    rest = client.get("/orders?since=0&per_page=3&page=2")
+    assert rest.json["data"] == [client.get(f"/orders/{uuid}").json for uuid in in_seq_order[3:]]
+    assert json.loads(feed.headers["X-Pagination"]) == {"total": 4, "total_pages": 2, "first_page": 1,
+                                                        "last_page": 2, "page": 1, "per_page": 3, "next_page": 2}
+    assert 'rel="next"' in feed.headers["Link"] and "since=0" in feed.headers["Link"]
+    assert client.get("/orders?since=0&per_page=3&page=3").status_code == 404
+    later = client.get(f"/orders?since={feed.json['data'][-1]['seq']}&per_page=10").json
+    assert [order["uuid"] for order in later["data"]] == in_seq_order[3:] and later["count"] == 1
