@@ -7,7 +7,9 @@ plain rows, JSON written straight from the rows.
   older than the revision it is kept under. The rolling window of /trials/recent also moves
   with the clock: its total is kept with the oldest `updated_at` it counted, and holds while the
   window's start has not passed that.
-- **Rows.** The page is a Core select of the columns TrialSchema dumps (no ORM objects).
+- **Rows.** The page is a Core select of the columns TrialSchema dumps (no ORM objects), built
+  once per shape of filters with the values bound, and run straight on a pooled driver
+  connection (`shared.db.DriverSelect`, `DriverConnection`).
 - **JSON.** `TrialSchema` stays the documented contract; `RowSerialiser` is built from its
   fields and writes the same bytes Flask's JSON provider writes for the schema's dump (sorted
   keys, compact, UTF-8, a final newline): tests/trials/test_fast_json.py holds both to that.
