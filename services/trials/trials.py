@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
@@ -387,11 +387,6 @@ def recent_select(include_withdrawn: bool = False, columns=TRIAL_COLUMNS) -> Sel
     if not include_withdrawn:
         stmt = stmt.where(Trial.withdrawn_at.is_(None))
     return stmt.order_by(Trial.updated_at.desc(), Trial.trial_id.asc())
-
-
-def recent_trials(include_withdrawn: bool = False, days: int = 7, now: datetime | None = None) -> Select:
-    """Trials whose content changed within the rolling window [now - days, now]."""
-    return recent_select(include_withdrawn).params(since=(now or utcnow()) - timedelta(days=days))
 
 
 def history_of(trial_id: str) -> Select:
