@@ -138,6 +138,12 @@ def _counted(stmt: Select) -> Select:
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
+def _count(conn: DriverConnection, filters: dict, values: dict) -> int:
+    """The exact total for `filters` (the order does not change it: one statement for every sort)."""
+    shape = ("count", trials.filter_shape({**filters, "sort": "trial_id"}))
+    return _statements.get(shape, lambda: _counted(trials.filtered_select(shape[1]))).scalar(conn, values)
+
+
 def _totals() -> Totals:
     return current_app.extensions["trials_totals"]
 
@@ -152,9 +158,7 @@ def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
     values = trials.filter_values(filters)
     with DriverConnection(db.engine) as conn:
         revision = _REVISION.scalar(conn) or 0  # first: see the module's docstring
-        count_shape = ("count", trials.filter_shape({**filters, "sort": "trial_id"}))
-        count = _totals().get(("list", filter_key(filters)), revision, lambda: _statements.get(
-            count_shape, lambda: _counted(trials.filtered_select(count_shape[1]))).scalar(conn, values))
+        count = _totals().get(("list", filter_key(filters)), revision, lambda: _count(conn, filters, values))
         set_pagination_headers(page, per_page, count)
         offset = (page - 1) * per_page
         use_index = True
