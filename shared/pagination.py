@@ -100,9 +100,14 @@ def set_pagination_headers(page: int, per_page: int, count: int) -> None:
         return response
 
 
+def counted(stmt: Select) -> Select:
+    """How many rows `stmt` selects, as a statement (its order dropped: it changes no count)."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
 def paginate(session: Session, stmt: Select, page: int, per_page: int) -> Page:
     """One page of `stmt` (which must have a stable ORDER BY) and the total count."""
-    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    count = session.scalar(counted(stmt))
     set_pagination_headers(page, per_page, count)
     items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(count=count, data=list(items))

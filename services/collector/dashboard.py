@@ -13,7 +13,6 @@ from datetime import date
 
 import marshmallow as ma
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from services.collector import api_keys, console_forms, console_state, items, tasks
 from services.collector.access import OPERATOR, VIEWER, current_caller, requires
@@ -21,7 +20,7 @@ from services.collector.errors import EnqueueFailed, IdempotencyConflict, Sealin
 from services.collector.models import ACTIVE, PENDING, STATUSES, TaskLog, db
 from services.collector.sources import SOURCES
 from services.collector.view_helpers import describe_source
-from shared.pagination import pagination_metadata
+from shared.pagination import counted, pagination_metadata
 from shared.timeutil import utcnow
 
 dashboard = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
@@ -62,7 +61,7 @@ def _task_page():
     page = max(request.args.get("page", default=1, type=int) or 1, 1)
     stmt = console_state.filtered_tasks(filters["status"], filters["source"], filters["queue"], filters["from"],
                                         filters["to"])
-    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    count = db.session.scalar(counted(stmt))
     meta = pagination_metadata(page, PER_PAGE, count)
     page = min(page, meta["last_page"])
     listed = db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
-from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
 from services.orders import orders
@@ -32,7 +31,7 @@ from services.orders.schemas import (
 )
 from shared.api import CONFLICT_MESSAGE, Blueprint, path_parameter
 from shared.auth import service_token_required
-from shared.pagination import PAGE_PAST_END, page_schema, paginate, set_pagination_headers
+from shared.pagination import PAGE_PAST_END, counted, page_schema, paginate, set_pagination_headers
 
 blp = Blueprint("orders", __name__, description="Orders: change feed, optimistic concurrency, soft deletes")
 
@@ -151,7 +150,7 @@ def _feed_page(stmt, page: int, per_page: int) -> Response:
     """A page of the change feed (the integration reads one after every push batch) from plain rows,
     without ORM objects or a marshmallow dump: the body page_schema(OrderSchema) dumps, with
     paginate's headers (test_create_answer compares each entry with the schema's GET)."""
-    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    count = db.session.scalar(counted(stmt))
     set_pagination_headers(page, per_page, count)
     rows = db.session.execute(stmt.with_only_columns(*Order.__table__.columns)
                               .limit(per_page).offset((page - 1) * per_page))

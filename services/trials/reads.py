@@ -33,7 +33,7 @@ from sqlalchemy import DateTime, Integer, Select, String, bindparam, func, selec
 from services.trials import trials
 from services.trials.models import Revision, Trial, db
 from shared.db import DriverConnection, DriverSelect, UTCDateTime
-from shared.pagination import set_pagination_headers
+from shared.pagination import counted, set_pagination_headers
 from shared.timeutil import as_utc, utcnow
 
 MAX_TOTALS = 4096
@@ -134,14 +134,10 @@ def _page(stmt: Select) -> Select:
     return stmt.limit(LIMIT).offset(OFFSET)
 
 
-def _counted(stmt: Select) -> Select:
-    return select(func.count()).select_from(stmt.order_by(None).subquery())
-
-
 def _count(conn: DriverConnection, filters: dict, values: dict) -> int:
     """The exact total for `filters` (the order does not change it: one statement for every sort)."""
     shape = ("count", trials.filter_shape({**filters, "sort": "trial_id"}))
-    return _statements.get(shape, lambda: _counted(trials.filtered_select(shape[1]))).scalar(conn, values)
+    return _statements.get(shape, lambda: counted(trials.filtered_select(shape[1]))).scalar(conn, values)
 
 
 def _totals() -> Totals:
