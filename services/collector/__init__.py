@@ -2,31 +2,35 @@
 a worker, a scheduler and a CLI."""
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
-from services.collector.access import document_security, init_access
-from services.collector.actors import declare_actors
-from services.collector.api import blp
-from services.collector.api_items import blp as collected_items_blp
-from services.collector.api_labeling import blp as labeling_tasks_blp
-from services.collector.cli import collector_cli
-from services.collector.config import Config
-from services.collector.dashboard import dashboard
-from services.collector.key_commands import keys_cli
-from services.collector.login import login_pages
-from services.collector.models import db, migrate
-from services.collector.runtime import init_runtime
-from services.collector.sample_view import sample_view
-from shared.app import build_service_app
-from shared.health import add_check, redis_check
-
-# The blueprints' modules are imported at the top: none of them imports this package's
-# create_app, so there is no cycle to break (the layers are in README.md).
+# The app's modules are imported by create_app, not here: every module of the package imports this one
+# first, and the label_table job's labeling process (label_table/child.py) is spawned with no use for
+# Flask, SQLAlchemy or the app (importing them took it about a second to start; the layers are in README.md).
 
 
 def create_app(config=None) -> Flask:
+    from pathlib import Path
+
+    from services.collector.access import document_security, init_access
+    from services.collector.actors import declare_actors
+    from services.collector.api import blp
+    from services.collector.api_items import blp as collected_items_blp
+    from services.collector.api_labeling import blp as labeling_tasks_blp
+    from services.collector.cli import collector_cli
+    from services.collector.config import Config
+    from services.collector.dashboard import dashboard
+    from services.collector.key_commands import keys_cli
+    from services.collector.login import login_pages
+    from services.collector.models import db, migrate
+    from services.collector.runtime import init_runtime
+    from services.collector.sample_view import sample_view
+    from shared.app import build_service_app
+    from shared.health import add_check, redis_check
+
     api_blueprints = [blp, collected_items_blp, labeling_tasks_blp]   # labeling_tasks: /api/tasks/ (api_labeling.py)
     app, api = build_service_app(__name__, config, Config, db, migrate,
                                  Path(__file__).parent / "migrations", api_blueprints)

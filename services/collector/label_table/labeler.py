@@ -12,7 +12,8 @@ label, by position, and the count of each label; it compiles the rules once per 
 chunks are in the child at a time, so it is never idle waiting for the next one; results come back in
 order. While the child starts, the first chunks are labeled in the job's thread. If the child dies (killed,
 out of memory), the chunks it held are given to a new child once; a second death fails the task, saying
-so. Tasks of one worker share the child chunk by chunk.
+so. Tasks of one worker share the child chunk by chunk. What the child runs is in child.py, which imports
+only the rules, so that it starts without the app.
 """
 from __future__ import annotations
 
@@ -21,20 +22,17 @@ import logging
 import multiprocessing
 import multiprocessing.util
 import os
-import resource
 import threading
-import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from itertools import chain
 from typing import Any
 
 from services.collector.config import DEFAULT_LABEL_TABLE_PROCESS_ROWS
 from services.collector.errors import SourceError
-from services.collector.label_table.staging import MatchedTerms
-from services.collector.labeling import LabelRules, compile_rules
+from services.collector.label_table.child import label_in_child, label_texts, watch_parent
+from services.collector.labeling import LabelRules
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DEPTH = 2
 # Child restarts one job allows before it fails.
 RESTARTS = 1
-
-Labeled = tuple[dict[int, MatchedTerms], dict[str, int]]   # (terms by position of the labeled rows, per label)
-
-
-def label_texts(rules: LabelRules, texts: Iterable[Any]) -> Labeled:
-    """The labels of each text: the matched terms of those that earn one, by position in `texts`, and how
-    many earned each label. A text that is not a str is labeled as its str(); None as ""."""
-    matched_terms = rules.matched_terms
-    found = {}
-    for position, text in enumerate(texts):
-        terms = matched_terms(text if type(text) is str else "" if text is None else str(text))
-        if terms:
-            found[position] = terms
-    return found, dict(Counter(chain.from_iterable(found.values())))
 
 
 def texts_of(rows: Sequence[Sequence[Any]]) -> list:
@@ -169,7 +153,7 @@ class LabelingProcess:
         for _attempt in range(3):
             pool = self._current()
             try:
-                future = pool.submit(_label_in_child, spec, texts)
+                future = pool.submit(label_in_child, spec, texts)
             except (BrokenProcessPool, RuntimeError):   # died while idle, or another task's chunk saw it die
                 self.discard(pool)
                 continue
@@ -181,7 +165,7 @@ class LabelingProcess:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_watch_parent, initargs=(os.getpid(),))
+                                                 initializer=watch_parent, initargs=(os.getpid(),))
                 self._ready = self._pool.submit(os.getpid)      # spawns the child
             if self._finalizer is None:
                 # A Dramatiq worker process ends as multiprocessing's children do: it joins its own children
@@ -213,35 +197,3 @@ class LabelingProcess:
 
 
 PROCESS = LabelingProcess()      # this worker process's
-
-
-# --- in the child ----------------------------------------------------------------------------------------
-_compiled: dict[str, LabelRules] = {}
-PARENT_POLL_SECONDS = 1.0
-
-
-def _watch_parent(parent: int) -> None:
-    """Exit when the worker process is gone (killed: nothing told this process to stop). The pool's pipes
-    do not say so: this process holds both ends of the one it reads."""
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-def _label_in_child(spec: str, texts: list) -> tuple[dict, dict, float, int, float, float]:
-    """label_texts, with the CPU it took, the child's peak RSS (bytes), and when it started and ended (the
-    monotonic clock, which the parent shares)."""
-    started = time.monotonic()
-    rules = _compiled.get(spec)
-    if rules is None:
-        if len(_compiled) >= 8:          # rule sets of earlier jobs
-            _compiled.clear()
-        rules = _compiled[spec] = compile_rules(json.loads(spec))
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    found, per_label = label_texts(rules, texts)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return found, per_label, cpu, after.ru_maxrss * 1024, started, time.monotonic()
