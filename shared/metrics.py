@@ -61,10 +61,11 @@ def _record(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     if started is None:
         return response
-    rule = request.url_rule
+    served = request._get_current_object()  # one look-up through the proxy, not three
+    rule = served.url_rule
     if rule is not None and rule.rule == METRICS_PATH:
         return response
-    counted, timed = _series(current_app.config["SERVICE_NAME"], request.method,
+    counted, timed = _series(current_app.config["SERVICE_NAME"], served.method,
                              UNMATCHED if rule is None else rule.rule, response.status_code)
     counted.inc()
     timed.observe(time.perf_counter() - started)
