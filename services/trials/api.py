@@ -55,7 +55,7 @@ class ReadView(MethodView):
 class Trials(ReadView):
     @blp.body_etag
     @blp.arguments(TrialQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_schema(TrialSchema))
+    @blp.body_response(200, page_schema(TrialSchema))
     @blp.error(404, *PAGE_PAST_END)
     def get(self, page, per_page, **filters):
         """List and search trials
@@ -73,7 +73,7 @@ class Trials(ReadView):
 class RecentTrials(ReadView):
     @blp.body_etag
     @blp.arguments(RecentQueryArgsSchema, location="query")
-    @blp.response(200, page_schema(TrialSchema))
+    @blp.body_response(200, page_schema(TrialSchema))
     @blp.error(404, *PAGE_PAST_END)
     def get(self, args):
         """Trials whose content changed in the last 7 x 24 hours, newest first"""
@@ -116,7 +116,7 @@ def _trial_or_404(trial_id: str) -> Trial:
 @blp.route("/trials/<string:trial_id>", parameters=[TRIAL_ID], strict_slashes=False)
 class TrialById(ReadView):
     @blp.body_etag
-    @blp.response(200, TrialSchema)
+    @blp.body_response(200, TrialSchema)
     @blp.error(404, "No trial with this id", UNKNOWN_TRIAL)
     def get(self, trial_id):
         """One trial by its id (과제번호)

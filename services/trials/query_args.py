@@ -56,3 +56,11 @@ class TrialsBlueprint(Blueprint):
         func._apidoc = deepcopy(getattr(func, "_apidoc", {}))  # the inner wrappers share theirs
         func._apidoc["etag"] = True
         return func
+
+    def body_response(self, status_code, schema, **kwargs):
+        """Document a response as `response` does, without its wrapper at request time: the view
+        answers a Response of its own (`reads.tagged_json`), which the wrapper only hands on."""
+        def decorator(func):
+            func._apidoc = self.response(status_code, schema, **kwargs)(func)._apidoc
+            return func
+        return decorator

@@ -94,7 +94,8 @@ def json_bytes(obj) -> bytes:
 def tagged_json(body: bytes) -> Response:
     """`body` as the response, its ETag a digest of the bytes; a matching If-None-Match is a 304."""
     etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-    response = Response(status=304) if etag in request.if_none_match else Response(body, mimetype="application/json")
+    asked = request.environ.get("HTTP_IF_NONE_MATCH") and etag in request.if_none_match
+    response = Response(status=304) if asked else Response(body, content_type="application/json")
     response.set_etag(etag)
     return response
 
