@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
@@ -86,7 +89,7 @@ class LabelingJob:
             writer.dispose()
 
     def _label(self, reader, writer) -> dict:
-        job, ctx = self.job, self.ctx
+        job = self.job
         with databases.connect(reader, "input") as connection:
             table = databases.reflect_table(connection, job.table)
         id_column = databases.column_of(table, job.id_column, "id_column")
@@ -98,7 +101,16 @@ class LabelingJob:
                         id_column.is_not(None))
         databases.connect(writer, "output").close()
         target = staging.staging_table(self.staging_name, isinstance(id_column.type, Integer))
-        state = self._prepare(reader, writer, target, table, in_range, author)
+        state, authors = self._prepare(reader, writer, target, table, in_range, author)
+        try:
+            return self._label_rows(reader, writer, target, id_column, text_column, author, in_range, state, authors)
+        finally:           # a failure or a cancel: the count of authors is not left running on the user's database
+            if authors is not None:
+                authors.exception()
+
+    def _label_rows(self, reader, writer, target, id_column, text_column, author, in_range, state: dict,
+                    authors: Future | None) -> dict:
+        job, ctx = self.job, self.ctx
         total = state["total"]
         stats = LabelStats(items=state["done"], labeled=state["labeled"], per_label=dict(state["per_label"]))
         query = select(id_column, text_column).where(in_range).order_by(id_column)
@@ -110,8 +122,14 @@ class LabelingJob:
 
         unrecorded, recorded_at = 0, None     # rows written since the task row last heard; when it did
 
+        def authors_counted() -> None:        # counted beside the first chunk: in the task row from then on
+            nonlocal authors
+            if authors is not None:
+                state["unique_authors"], authors = authors.result(), None
+
         def record() -> None:                 # the resume point, the counts and the progress, together
             nonlocal unrecorded, recorded_at
+            authors_counted()
             ctx.save_state(state)
             ctx.count(received=unrecorded, written=unrecorded)
             ctx.progress(stats.items, step=f"{stats.items:,}/{total:,} rows labeled into {self.staging_name} "
@@ -147,6 +165,7 @@ class LabelingJob:
             raise
         if unrecorded:
             record()
+        authors_counted()                     # an empty range: no chunk recorded it
         if (share := labeling.close()) is not None:
             ctx.log(share)
         swaps = [(self.staging_name, job.output_table, staging.old_output_name(ctx.task_id))]
@@ -247,22 +266,19 @@ class LabelingJob:
             found = connection.execute(select(id_column, author).where(id_column.in_(ids))).all()
         return {str(row_id): str(name)[:255] for row_id, name in found if name is not None and str(name) != ""}
 
-    def _prepare(self, reader, writer, target, table, in_range, author) -> dict:
-        """Resume on the staging table a lost attempt left, or count the rows and start afresh."""
+    def _prepare(self, reader, writer, target, table, in_range, author) -> tuple[dict, Future | None]:
+        """Resume on the staging table a lost attempt left, or count the rows and start afresh; and the count
+        of the distinct authors in range, when there is an author column and it is not in the state yet:
+        counted in a thread of its own while the first chunks are labeled (on PostgreSQL, 0.2-0.3 s of a
+        250,000-row job's 5 s, were it counted first)."""
         ctx, state = self.ctx, dict(self.ctx.state)
         if state.get("total") is not None and staging.exists(writer, self.staging_name):
             self.staging_made = True
             staging.forget_after(writer, target, state.get("last_id"))
             ctx.log(f"Resuming after {state['done']:,} of {state['total']:,} rows (attempt {ctx.attempt})")
-            return state
-        counted = [func.count()]
-        if author is not None:   # COUNT over SELECT DISTINCT: hashed, where COUNT(DISTINCT) sorts (2x on PostgreSQL)
-            authors = select(author.label("author")).where(in_range).distinct().subquery()
-            counted.append(select(func.count(authors.c.author)).scalar_subquery())
-        with reader.connect() as connection:
-            numbers = connection.execute(select(*counted).select_from(table).where(in_range)).one()
-        state = {"total": numbers[0], "unique_authors": numbers[1] if author is not None else None,
-                 "done": 0, "labeled": 0, "per_label": {}, "last_id": None}
+            return state, self._count_authors(reader, in_range, author, state)
+        state = {"total": _scalar(reader, select(func.count()).select_from(table).where(in_range)),
+                 "unique_authors": None, "done": 0, "labeled": 0, "per_label": {}, "last_id": None}
         ctx.set_total(state["total"])
         ctx.log(f"Labeling {state['total']:,} rows of {self.job.table} in {databases.where(self.job.input_url)} "
                 f"from {self.job.start.isoformat()} to {self.job.end.isoformat()} "
@@ -270,7 +286,15 @@ class LabelingJob:
         self.staging_made = True
         staging.create(writer, target)
         ctx.save_state(state)
-        return state
+        return state, self._count_authors(reader, in_range, author, state)
+
+    def _count_authors(self, reader, in_range, author, state: dict) -> Future | None:
+        if author is None or state.get("unique_authors") is not None:
+            return None
+        # COUNT over SELECT DISTINCT: hashed, where COUNT(DISTINCT) sorts (2x on PostgreSQL)
+        distinct = select(author.label("author")).where(in_range).distinct().subquery()
+        return in_a_thread(lambda: _scalar(reader, select(func.count(distinct.c.author))),
+                           name=f"label_table-{self.ctx.task_id[:8]}-authors")
 
     def _drop_staging(self, writer) -> None:
         made = [name for name, was_made in ((self.staging_name, self.staging_made),
@@ -297,6 +321,26 @@ class LabelingJob:
         } | ({"production_table": self.job.production_table, "production_per": self.job.production_per,
               "rows_in_production_table": state.get("prod_rows"), "prod_stat": "finish"}
              if self.job.production_table else {})
+
+
+def _scalar(engine, statement):
+    with engine.connect() as connection:
+        return connection.execute(statement).scalar_one()
+
+
+def in_a_thread(function: Callable[[], object], name: str) -> Future:
+    """function() run in a thread of its own: its result, or its error, in the Future."""
+    future: Future = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(function())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def _json(value):
