@@ -74,11 +74,21 @@ def pagination_metadata(page: int, per_page: int, count: int) -> dict[str, int]:
 _base_url = lru_cache(maxsize=512)(get_current_url)
 
 
+def _kept_query(served, known: set[str]) -> str:
+    """The query's parameters that the view declared, other than the page's, encoded again. A query
+    whose names are plain and none of them kept (`?page=3&per_page=20`) is not parsed at all."""
+    query = served.environ.get("QUERY_STRING", "")
+    names = {pair.partition("=")[0] for pair in query.split("&")}
+    if known.isdisjoint(names) and not any("%" in name or "+" in name for name in names):
+        return ""
+    return urlencode([(name, value) for name, value in served.args.items(multi=True) if name in known])
+
+
 def _link_header(meta: dict[str, int]) -> str:
     """Links to the other pages, keeping the view's own query parameters and none a client made up."""
-    known = known_query_args() - {"page", "per_page"}
-    kept = urlencode([(name, value) for name, value in request.args.items(multi=True) if name in known])
-    base = _base_url(request.scheme, request.host, request.root_path, request.path)
+    served = request._get_current_object()  # one look-up through the proxy, not six
+    kept = _kept_query(served, known_query_args() - {"page", "per_page"})
+    base = _base_url(served.scheme, served.host, served.root_path, served.path)
     prefix = f"<{base}?{kept}&" if kept else f"<{base}?"
     per_page = meta["per_page"]
     return ", ".join(f'{prefix}page={meta[key]}&per_page={per_page}>; rel="{rel}"'

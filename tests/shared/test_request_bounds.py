@@ -99,6 +99,20 @@ def test_the_link_header_keeps_declared_parameters_only(migrated_database_for, t
     assert "evil" not in links and "utm_source" not in links
 
 
+@pytest.mark.parametrize(("query", "kept"), [
+    ("per_page=1&page=1", "<http://localhost/orders?page="),  # only the page's own: nothing else kept
+    ("%73ince=0&per_page=1", "<http://localhost/orders?since=0&page="),  # a name written percent-encoded
+    ("since=0&per_page=1", "<http://localhost/orders?since=0&page="),
+])
+def test_the_link_header_keeps_a_declared_parameter_however_its_name_is_written(
+        query, kept, migrated_database_for, tmp_path, redis_url):
+    config = service_config("orders", migrated_database_for("orders"), tmp_path, redis_url)
+    with service_app("orders", config) as app:
+        response = app.test_client().get(f"/orders?{query}", headers=auth_for("orders"))
+    assert response.status_code == 200, response.json
+    assert response.headers["Link"].startswith(kept), response.headers["Link"]
+
+
 # --- over real HTTP: gunicorn with make up's settings -----------------------------------------------
 
 BODY = 300 * MiB
