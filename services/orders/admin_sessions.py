@@ -23,10 +23,11 @@ SESSION_KEY = "orders_admin"
 
 class AdminCookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie session, except that a request without the cookie (every API call)
-    gets its empty session without a signer being built for it (a key derivation per request)."""
+    gets its empty session without a signer being built for it (a key derivation per request),
+    and a request with no Cookie header at all without its cookies being parsed."""
 
     def open_session(self, app, request):
-        if self.get_cookie_name(app) not in request.cookies:
+        if "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
 
