@@ -8,9 +8,16 @@ BENCH_ORDERS_INITIAL (10000), BENCH_ORDERS_IDLE_SECONDS (20),
 BENCH_ORDERS_PUSH_INITIAL (10000), BENCH_ORDERS_PUSH_CONCURRENCY (8, the integration's
 ORDERS_SYNC_PUSH_CONCURRENCY).
 
-The push row gives the CPU each side spent per pushed order (B's gunicorn master and workers,
+The push row gives the CPU each side spent per pushed order (B's gunicorn masters and workers,
 the integration process from its start) and the host's 1-minute load average before and after:
 on a shared 2-core host the wall time says as much about the neighbours as about the push.
+
+B of the push is two gunicorns of one worker x 4 threads bound to one port with SO_REUSEPORT
+(BENCH_ORDERS_PUSH_B=split, the default), so the kernel spreads the integration's kept-alive
+connections over both processes; BENCH_ORDERS_PUSH_B=one is one gunicorn of 2 workers x 4 threads,
+where whichever worker wakes first accepts, and one often took all eight. Either way B writes its
+access log through deploy/access_log.py's logger, as `make up` does, and the CPU of each B worker
+is printed.
 """
 from __future__ import annotations
 
@@ -27,13 +34,15 @@ from pathlib import Path
 
 import requests
 
-from bench.common import BIN, OUT, REPO_ROOT, gunicorn, row
+from bench.common import BIN, OUT, REPO_ROOT, free_port, gunicorn, row
 
 EDITS = int(os.environ.get("BENCH_ORDERS_EDITS", "200"))
 INITIAL = int(os.environ.get("BENCH_ORDERS_INITIAL", "10000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ORDERS_IDLE_SECONDS", "20"))
 PUSH_INITIAL = int(os.environ.get("BENCH_ORDERS_PUSH_INITIAL", "10000"))
 PUSH_CONCURRENCY = int(os.environ.get("BENCH_ORDERS_PUSH_CONCURRENCY", "8"))
+PUSH_B = os.environ.get("BENCH_ORDERS_PUSH_B", "split")
+LOGGER = "--logger-class deploy.access_log.RedactingLogger"
 INTERVAL = 0.5  # ORDERS_SYNC_INTERVAL's default, which the integration runs with here
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -67,15 +76,52 @@ def _migrated(url: str, instance: str, preload: int = 0) -> None:
 
 
 @contextmanager
-def _pair(workdir: Path, preload: int = 0, preload_on: str = "B"):
+def _split_gunicorns(env: dict, processes: int = 2, threads: int = 4):
+    """`processes` gunicorns of one worker bound to one port with SO_REUSEPORT: the kernel hands
+    each new connection to one of their listening sockets (by a hash of its addresses), so kept-
+    alive connections spread over the processes instead of going to whichever worker wakes first."""
+    port = free_port()
+    started = []
+    try:
+        for index in range(processes):
+            log = open(OUT / f"gunicorn-{port}-{index}.log", "wb")
+            process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--reuse-port", "--workers", "1",
+                 "--threads", str(threads), "--log-level", "warning", "services.orders:create_app()"],
+                env={**os.environ, "ENV_FILE": os.devnull, "LOG_LEVEL": "WARNING", **env}, cwd=REPO_ROOT,
+                stdout=log, stderr=subprocess.STDOUT)
+            started.append((process, log))
+        url = f"http://127.0.0.1:{port}"
+        _wait(lambda: all(process.poll() is None for process, _ in started)
+              and len(_gunicorn_pids(url)) == 2 * processes and _up(url), timeout=30, interval=0.1)
+        yield url
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, log in started:
+            process.wait(10)
+            log.close()
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@contextmanager
+def _pair(workdir: Path, preload: int = 0, preload_on: str = "B", split_b: bool = False):
     url_a, url_b = f"sqlite:///{workdir / 'a.sqlite3'}", f"sqlite:///{workdir / 'b.sqlite3'}"
     _migrated(url_a, "A", preload if preload_on == "A" else 0)
     _migrated(url_b, "B", preload if preload_on == "B" else 0)
     access_log = workdir / "b-access.log"
     common = {"SERVICE_TOKEN": TOKEN, "LOG_DIR": str(OUT / "log")}
-    with gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b,
-                                                   "GUNICORN_CMD_ARGS": f"--access-logfile {access_log}"},
-                  workers=2, threads=4) as b, \
+    env_b = {**common, "ORDERS_INSTANCE": "B", "ORDERS_DATABASE_URL": url_b,
+             "GUNICORN_CMD_ARGS": f"--access-logfile {access_log} {LOGGER}"}
+    serve_b = _split_gunicorns(env_b) if split_b else \
+        gunicorn("services.orders:create_app()", env_b, workers=2, threads=4)
+    with serve_b as b, \
             gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a},
                      workers=2, threads=4) as a:
         yield a, b, url_a, access_log, common
@@ -122,7 +168,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def _gunicorn_pids(url: str) -> list[int]:
-    """The gunicorn master serving `url` and its workers."""
+    """The gunicorn masters serving `url` and their workers."""
     bind = f"127.0.0.1:{url.rsplit(':', 1)[1]}".encode()
     masters, parents = set(), {}
     for entry in Path("/proc").iterdir():
@@ -210,9 +256,11 @@ def push(tmp: Path) -> list[dict]:
     workdir.mkdir()
     print(f"orders: preloading {PUSH_INITIAL} orders on A, then the first sync to an empty B "
           f"(one POST each, {PUSH_CONCURRENCY} at a time)")
-    with _pair(workdir, preload=PUSH_INITIAL, preload_on="A") as (a, b, url_a, access_log, common):
+    with _pair(workdir, preload=PUSH_INITIAL, preload_on="A", split_b=PUSH_B == "split") as \
+            (a, b, url_a, access_log, common):
         peer = _gunicorn_pids(b)
         peer_before = _cpu_seconds(peer)
+        each_before = [_cpu_seconds([pid]) for pid in peer]
         load_before = os.getloadavg()[0]
         started = time.monotonic()
         with _integration(url_a, b, {**common, "ORDERS_SYNC_PUSH_CONCURRENCY": str(PUSH_CONCURRENCY)}) as process:
@@ -221,14 +269,18 @@ def push(tmp: Path) -> list[dict]:
             # CPU per order says where the time goes whatever else the host is running.
             integration_ms = _cpu_seconds([process.pid]) * 1000 / PUSH_INITIAL
             peer_ms = (_cpu_seconds(peer) - peer_before) * 1000 / PUSH_INITIAL
+            # Per process (masters near 0): one worker doing all the work means B used one core.
+            each = [_cpu_seconds([pid]) - before for pid, before in zip(peer, each_before, strict=True)]
             load_after = os.getloadavg()[0]
             _wait(lambda: requests.get(f"{a}/sync/status", timeout=10).json()["lag"]["local_pending"] == 0)
             made, refused = _sync_requests(access_log), _sync_failures(access_log)
     print(f"  push: {seconds:.1f} s, {made} requests, {refused} answered 4xx/5xx; CPU per order: "
           f"B {peer_ms:.2f} ms, integration {integration_ms:.2f} ms; load {load_before:.1f} -> {load_after:.1f}")
+    print(f"  B ({PUSH_B}): CPU seconds per process {', '.join(f'{seconds:.1f}' for seconds in each)}")
+    spread = "2 gunicorns of 1 worker on one port (SO_REUSEPORT)" if PUSH_B == "split" else "1 gunicorn of 2 workers"
     return [row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{seconds:.1f} s",
                 f"{made} requests to B ({refused} not 2xx), {PUSH_CONCURRENCY} in flight; no batch write in the "
-                f"public API; load {load_before:.1f} -> {load_after:.1f}", "", "< 10 s"),
+                f"public API; B {spread}; load {load_before:.1f} -> {load_after:.1f}", "", "< 10 s"),
             row("orders: push, CPU per order (B's gunicorn / the integration)",
                 f"{peer_ms:.2f} / {integration_ms:.2f} ms", "the integration's incl. its start", "", "")]
 
