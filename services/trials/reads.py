@@ -3,8 +3,10 @@ plain rows, JSON written straight from the rows.
 
 - **Totals.** A list's exact total is counted once per filter and kept (per process) under the
   table's revision (`models.Revision`), which every write moves in its own transaction. A request
-  reads the revision (one primary-key row) before anything else, so a total counted is never
-  older than the revision it is kept under. The rolling window of /trials/recent also moves
+  reads the revision before it counts, so a total counted is never older than the revision it is
+  kept under; the page's own statement selects it (one round trip, one snapshot), unless the total
+  last counted puts the page past the end, when revision and total come first and such a page is a
+  404 without being read. The rolling window of /trials/recent also moves
   with the clock: its total is kept with the oldest `updated_at` it counted, and holds while the
   window's start has not passed that.
 - **Rows.** The page is a Core select of the columns TrialSchema dumps (no ORM objects), built
@@ -47,6 +49,12 @@ class Totals:
         self._lock = Lock()
         self.max_entries = max_entries
 
+    def latest(self, key: Hashable) -> Any:
+        """The value last kept for `key`, at whichever revision (None if none)."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return None if entry is None else entry[1]
+
     def get(self, key: Hashable, revision: int, compute: Callable[[], Any],
             still_valid: Callable[[Any], bool] = lambda _value: True) -> Any:
         with self._lock:
@@ -81,8 +89,10 @@ class RowSerialiser:
         return dict(zip(self.keys, row, strict=True))
 
     def page(self, count: int, rows: Sequence[Sequence]) -> bytes:
+        """A page of rows of the columns, each of which may carry trailing values (the table's
+        revision, which `list_page` selects with them) that are not written."""
         keys = self.keys
-        return json_bytes({"count": count, "data": [dict(zip(keys, row, strict=True)) for row in rows]})
+        return json_bytes({"count": count, "data": [dict(zip(keys, row, strict=False)) for row in rows]})
 
 
 def json_bytes(obj) -> bytes:
@@ -131,8 +141,36 @@ READ_COLUMNS = tuple(type_coerce(column, DateTime(timezone=True)).label(column.n
 _BY_ID = DriverSelect(select(*READ_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
 
 
+_REVISION_COLUMN = select(Revision.revision).where(Revision.id == 1).scalar_subquery().label("table_revision")
+
+
 def _page(stmt: Select) -> Select:
-    return stmt.limit(LIMIT).offset(OFFSET)
+    """One page of `stmt`, each row followed by the table's revision."""
+    return stmt.add_columns(_REVISION_COLUMN).limit(LIMIT).offset(OFFSET)
+
+
+def _counted_page(conn: DriverConnection, read: DriverSelect, params: dict, within: bool,
+                  count_at: Callable[[int], int]) -> tuple[int, list]:
+    """A page and its total (`count_at(revision)`, which also answers a page past the end with a
+    404). `within`: the total last counted puts the page inside the list, so the page is read
+    first and the revision taken from its rows (see the module's docstring)."""
+    if within:
+        rows = read.rows(conn, params)
+        revision = rows[0][-1] if rows else _REVISION.scalar(conn)
+        return count_at(revision or 0), rows
+    count = count_at(_REVISION.scalar(conn) or 0)
+    return count, read.rows(conn, params)
+
+
+def _use_index(filters: dict, count: int | None, everything: int | None, reach: int) -> bool:
+    """Whether a search reads its matches through the search index, from the totals last counted.
+
+    Most rows match (e.g. `q=registry`): walking the primary key and testing LIKE finds a page
+    after about `reach * everything / count` rows, while the index hands over every match before
+    the first row is returned. Take whichever reads fewer (either gives the same rows)."""
+    if not filters.get("q") or filters.get("sort", "trial_id") != "trial_id" or not count or everything is None:
+        return True
+    return count < math.ceil(reach * everything / count)
 
 
 def _count(conn: DriverConnection, filters: dict, values: dict) -> int:
@@ -151,31 +189,34 @@ def filter_key(filters: dict) -> tuple:
 
 
 def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
-    """The total for `filters` and one page of their trials, as rows of `trials.TRIAL_COLUMNS`."""
+    """The total for `filters` and one page of their trials, as rows of `trials.TRIAL_COLUMNS`
+    (each followed by the table's revision)."""
     values = trials.filter_values(filters)
+    totals, key, offset = _totals(), ("list", filter_key(filters)), (page - 1) * per_page
+    last = totals.latest(key)
+    use_index = _use_index(filters, last, totals.latest(("all",)), offset + per_page)
+    shape = ("page", trials.filter_shape(filters, use_index))
+    read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1], READ_COLUMNS)))
     with DriverConnection(db.engine) as conn:
-        revision = _REVISION.scalar(conn) or 0  # first: see the module's docstring
-        count = _totals().get(("list", filter_key(filters)), revision, lambda: _count(conn, filters, values))
-        set_pagination_headers(page, per_page, count)
-        offset = (page - 1) * per_page
-        use_index = True
-        if filters.get("q") and filters.get("sort", "trial_id") == "trial_id" and count:
-            # Most rows match (e.g. `q=registry`): walking the primary key and testing LIKE finds a
-            # page after about (offset + per_page) * all / count rows, while the index hands over
-            # every match before the first row is returned. Take whichever reads fewer.
-            everything = _totals().get(("all",), revision, lambda: _EVERYTHING.scalar(conn))
-            use_index = count < math.ceil((offset + per_page) * everything / count)
-        shape = ("page", trials.filter_shape(filters, use_index))
-        read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1], READ_COLUMNS)))
-        return count, read.rows(conn, {**values, "page_limit": per_page, "page_offset": offset})
+        def count_at(revision: int) -> int:
+            count = totals.get(key, revision, lambda: _count(conn, filters, values))
+            if filters.get("q"):  # what the next search's _use_index weighs its total against
+                totals.get(("all",), revision, lambda: _EVERYTHING.scalar(conn))
+            set_pagination_headers(page, per_page, count)
+            return count
+
+        return _counted_page(conn, read, {**values, "page_limit": per_page, "page_offset": offset},
+                             last is not None and offset < last, count_at)
 
 
 def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) -> tuple[int, list]:
     """The total and one page of the trials changed within the last `days` (newest first)."""
     since = utcnow() - timedelta(days=days)
+    totals, key, offset = _totals(), ("recent", include_withdrawn, days), (page - 1) * per_page
+    last = totals.latest(key)
+    read = _statements.get(("recent", include_withdrawn),
+                           lambda: _page(trials.recent_select(include_withdrawn, READ_COLUMNS)))
     with DriverConnection(db.engine) as conn:
-        revision = _REVISION.scalar(conn) or 0
-
         def compute() -> tuple[int, datetime | None]:
             def build():
                 window = trials.recent_select(include_withdrawn).order_by(None).subquery()
@@ -184,13 +225,14 @@ def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) ->
             count, oldest = _statements.get(("recent count", include_withdrawn), build).first(conn, {"since": since})
             return count, None if oldest is None else as_utc(oldest)
 
-        # Still exact while the window's start has not passed the oldest trial counted in it.
-        count, _ = _totals().get(("recent", include_withdrawn, days), revision, compute,
-                                 lambda value: value[1] is None or since <= value[1])
-        set_pagination_headers(page, per_page, count)
-        read = _statements.get(("recent", include_withdrawn),
-                               lambda: _page(trials.recent_select(include_withdrawn, READ_COLUMNS)))
-        return count, read.rows(conn, {"since": since, "page_limit": per_page, "page_offset": (page - 1) * per_page})
+        def count_at(revision: int) -> int:
+            # Still exact while the window's start has not passed the oldest trial counted in it.
+            count, _ = totals.get(key, revision, compute, lambda value: value[1] is None or since <= value[1])
+            set_pagination_headers(page, per_page, count)
+            return count
+
+        return _counted_page(conn, read, {"since": since, "page_limit": per_page, "page_offset": offset},
+                             last is not None and offset < last[0], count_at)
 
 
 def trial_row(trial_id: str):

@@ -1,5 +1,6 @@
 """The list's JSON, written from rows without marshmallow, is byte for byte TrialSchema's dump
 as Flask would write it; and the totals it keeps follow every write and the moving window."""
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,6 +88,25 @@ def test_kept_totals_follow_writes_and_withdrawals(client, put_batch, complete):
     assert client.get("/trials").json["count"] == 2
     assert client.get("/trials?q=레지스트리").json["count"] == 1
     assert client.get("/trials?q=레지스트리&include_withdrawn=true").json["count"] == 2
+
+
+def test_a_page_the_writes_move_past_the_end_or_back_is_answered_from_the_current_total(client, put_batch,
+                                                                                           complete):
+    """Within the total last counted, a page is read before its revision and total; past it, they come first."""
+    put_batch([trial("P1"), trial("P2"), trial("P3")], snapshot_id="s1")
+    third = client.get("/trials?per_page=1&page=3")
+    assert [t["trial_id"] for t in third.json["data"]] == ["P3"]
+    put_batch([trial("P1")], snapshot_id="s2")
+    assert complete("s2", force=True).status_code == 200  # withdraws P2 and P3
+    gone = client.get("/trials?per_page=1&page=3")  # within the 3 last counted: read first, then the new total
+    assert gone.status_code == 404, gone.json
+    assert "past the last page (1) for 1 items" in gone.json["message"]
+    assert client.get("/trials?per_page=1&page=2").status_code == 404  # past the 1 last counted
+    put_batch([trial("P4"), trial("P5")])
+    back = client.get("/trials?per_page=1&page=2")  # past the 1 last counted: the total first, now 3
+    assert back.status_code == 200, back.json
+    assert [t["trial_id"] for t in back.json["data"]] == ["P4"]
+    assert back.json["count"] == json.loads(back.headers["X-Pagination"])["total"] == 3
 
 
 def test_the_recent_total_follows_the_moving_window(client, put_batch):
