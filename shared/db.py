@@ -15,7 +15,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -114,14 +114,17 @@ def take_write_lock(session) -> None:
         sqlite.execute("BEGIN IMMEDIATE")
 
 
-class DriverSelect:
-    """A select run straight on a pooled DBAPI connection, for the hottest reads.
+class DriverStatement:
+    """A statement that returns rows (a select, or a write with RETURNING) run straight on a DBAPI
+    cursor, for the hottest reads and writes.
 
     Compiled once per dialect; its parameters and its rows pass through the column types' own
     processors, as SQLAlchemy's execution passes them, and a driver error is raised as the
-    SQLAlchemy error it would have been (an OperationalError stays a 503). What it saves is
-    SQLAlchemy's per-execution machinery (execution context, result metadata, Row objects):
-    ~35 µs a statement on SQLite, where a lookup by primary key costs the driver ~5 µs.
+    SQLAlchemy error it would have been (an OperationalError stays a 503, a duplicate key an
+    IntegrityError). What it saves is SQLAlchemy's per-execution machinery (execution context,
+    result metadata, Row objects): ~35 µs a statement on SQLite, where a lookup by primary key
+    costs the driver ~5 µs. Reads run on a `DriverConnection` (`rows`, `first`, `scalar`), a write
+    on an SQLAlchemy connection inside its transaction (`first_in`, e.g. `db.session.connection()`).
     Plain bound parameters only: a statement needing SQLAlchemy's post-compile rendering
     (IN lists, literal LIMIT on some backends) is refused when it is compiled."""
 
@@ -149,19 +152,40 @@ class DriverSelect:
         row = self.first(connection, params)
         return None if row is None else row[0]
 
+    def first_in(self, connection: Connection, params: dict | None = None) -> tuple | None:
+        """The first row (None when none), run on `connection`'s DBAPI connection in its transaction
+        (never again on another: a transaction cannot be taken over)."""
+        dialect = connection.dialect
+        compiled = self._for(dialect)
+        parameters = compiled.parameters(params or {})
+        pooled = connection.connection
+        cursor = pooled.cursor()
+        try:
+            cursor.execute(compiled.sql, parameters)
+            rows = compiled.processed(cursor.fetchall(), cursor)
+        except dialect.loaded_dbapi.Error as exc:
+            gone = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
+            if gone:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(compiled.sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect,
+                                      connection_invalidated=gone) from exc
+        finally:
+            cursor.close()
+        return rows[0] if rows else None
+
 
 class _Compiled:
     def __init__(self, stmt, dialect):
         compiled = stmt.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
-            raise ValueError("DriverSelect runs plain bound parameters only")
+            raise ValueError("DriverStatement runs plain bound parameters only")
         self.dialect = dialect
         self.sql = compiled.string
         self.order = list(compiled.positiontup) if compiled.positional else None
         self.defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         self.binds = [(name, processor) for name, bind in compiled.binds.items()
                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))]
-        self.types = [column.type.dialect_impl(dialect) for column in stmt.selected_columns]
+        self.types = [column.type.dialect_impl(dialect) for column in stmt.exported_columns]
         self.results: list[tuple[int, Any]] | None = None  # from the first cursor.description
 
     def parameters(self, params: dict):
@@ -187,7 +211,7 @@ class _Compiled:
 
 
 class DriverConnection:
-    """A pooled DBAPI connection of `read_engine(engine)` and one cursor, for `DriverSelect`s:
+    """A pooled DBAPI connection of `read_engine(engine)` and one cursor, for `DriverStatement`s:
     `with DriverConnection(engine) as conn`. A statement that finds its connection gone (the
     server restarted, a proxy closed it) is run again, once, on a new one."""
 

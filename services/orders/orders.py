@@ -21,70 +21,18 @@ from types import SimpleNamespace
 from flask import current_app
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from services.orders.models import CONTENT_FIELDS, FeedCounter, Order, db
+from shared.db import DriverStatement
 from shared.timeutil import utcnow
 
 CENT = Decimal("0.01")
 
 
-
-class DriverWrite:
-    """A hot write run straight on the session's DBAPI connection, inside its transaction (as
-    shared.db.DriverSelect runs the hottest reads): compiled once per dialect, its values through
-    the column types' own bind processors as SQLAlchemy's execution passes them (the row is stored
-    byte for byte as before), a driver error raised as the SQLAlchemy error it would have been.
-    What it saves is SQLAlchemy's execution context and result objects, about a third of a
-    create's database work. Plain bound parameters; RETURNING of columns needing no processing."""
-
-    def __init__(self, stmt):
-        self.stmt = stmt
-        self._compiled: dict[tuple[str, str], tuple] = {}
-
-    def _for(self, dialect) -> tuple:
-        key = (dialect.name, dialect.driver)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            statement = self.stmt.compile(dialect=dialect)
-            if statement.literal_execute_params or statement.post_compile_params or statement.escaped_bind_names:
-                raise ValueError("DriverWrite runs plain bound parameters only")
-            compiled = self._compiled[key] = (
-                statement.string, list(statement.positiontup) if statement.positional else None,
-                {name: bind.value for name, bind in statement.binds.items() if not bind.required},
-                [(name, processor) for name, bind in statement.binds.items()
-                 if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))])
-        return compiled
-
-    def first(self, params: dict) -> tuple | None:
-        """The first row the statement returns (None when none), on `db.session`'s connection."""
-        connection = db.session.connection()
-        dialect = connection.dialect
-        sql, order, defaults, binds = self._for(dialect)
-        values = {**defaults, **params}
-        for name, processor in binds:
-            values[name] = processor(values[name])
-        parameters = values if order is None else tuple(values[name] for name in order)
-        driver = connection.connection
-        cursor = driver.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            rows = cursor.fetchall()
-        except dialect.loaded_dbapi.Error as exc:
-            gone = dialect.is_disconnect(exc, driver.dbapi_connection, cursor)
-            if gone:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect,
-                                      connection_invalidated=gone) from exc
-        finally:
-            cursor.close()
-        return rows[0] if rows else None
-
-
 # The hot writes as Core statements built once, run on the session's connection: no ORM flush,
 # no bulk-update bookkeeping, no reload of the new row after commit. The counter's update is the
 # one that takes the write lock, so little happens between it and the commit. A create's two run
-# as DriverWrites.
+# straight on the session's DBAPI connection, in its transaction (`DriverStatement.first_in`).
 _ORDERS, _COUNTER = Order.__table__, FeedCounter.__table__
 _EXISTS = select(_ORDERS.c.uuid).where(_ORDERS.c.uuid == bindparam("uuid"))
 _RESERVE = (update(_COUNTER).where(_COUNTER.c.id == 1).values(value=_COUNTER.c.value + bindparam("count"))
@@ -93,10 +41,10 @@ _INSERT = insert(_ORDERS).returning(_ORDERS.c.seq)
 # A create is an INSERT that does nothing when the uuid exists, where the backend has one: the
 # look-up before it is then not needed (a retried create rolls back and compares instead).
 # RETURNING says whether a row went in (rowcount is not reliable after an INSERT on every driver).
-_INSERT_IF_ABSENT = {name: DriverWrite(dialect.insert(_ORDERS).on_conflict_do_nothing(index_elements=["uuid"])
+_INSERT_IF_ABSENT = {name: DriverStatement(dialect.insert(_ORDERS).on_conflict_do_nothing(index_elements=["uuid"])
                                         .returning(_ORDERS.c.seq))
                      for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
-_RESERVE_ONE = DriverWrite(_RESERVE)
+_RESERVE_ONE = DriverStatement(_RESERVE)
 
 
 # SQLite has one writer at a time, and a writer that finds the database locked polls for it with
@@ -264,8 +212,8 @@ def create_order(data: dict) -> WriteResult:
         return WriteResult(_written(values), created=True, changed=True)
     # The counter's update takes the write lock (SQLite) or the counter row's (PostgreSQL): the
     # values are ready before it, so the lock is held for two statements and the commit.
-    values["seq"] = _RESERVE_ONE.first({"count": 1})[0]
-    if insert_if_absent.first(values) is not None:
+    values["seq"] = _RESERVE_ONE.first_in(connection, {"count": 1})[0]
+    if insert_if_absent.first_in(connection, values) is not None:
         return WriteResult(_written(values), created=True, changed=True)
     db.session.rollback()  # the uuid exists (or a concurrent create just committed it)
     return _existing(uuid, content)

@@ -11,7 +11,7 @@ plain rows, JSON written straight from the rows.
   window's start has not passed that.
 - **Rows.** The page is a Core select of the columns TrialSchema dumps (no ORM objects), built
   once per shape of filters with the values bound, and run straight on a pooled driver
-  connection (`shared.db.DriverSelect`, `DriverConnection`).
+  connection (`shared.db.DriverStatement`, `DriverConnection`).
 - **JSON.** `TrialSchema` stays the documented contract; `RowSerialiser` is built from its
   fields and writes the same bytes Flask's JSON provider writes for the schema's dump (sorted
   keys, compact, UTF-8, a final newline): tests/trials/test_fast_json.py holds both to that.
@@ -34,7 +34,7 @@ from sqlalchemy import DateTime, Integer, Select, String, bindparam, func, selec
 
 from services.trials import trials
 from services.trials.models import Revision, Trial, db
-from shared.db import DriverConnection, DriverSelect, UTCDateTime
+from shared.db import DriverConnection, DriverStatement, UTCDateTime
 from shared.pagination import counted, set_pagination_headers
 from shared.timeutil import as_utc, utcnow
 
@@ -115,30 +115,30 @@ class Statements:
 
     Building a select and looking it up in SQLAlchemy's compiled cache cost ~130 µs of a 230 µs
     lookup by id (measured): a statement whose values are bound parameters is built (and, as a
-    `DriverSelect`, compiled) once."""
+    `DriverStatement`, compiled) once."""
 
     def __init__(self):
-        self._built: dict[Hashable, DriverSelect] = {}
+        self._built: dict[Hashable, DriverStatement] = {}
         self._lock = Lock()
 
-    def get(self, key: Hashable, build: Callable[[], Select]) -> DriverSelect:
+    def get(self, key: Hashable, build: Callable[[], Select]) -> DriverStatement:
         read = self._built.get(key)
         if read is None:
             with self._lock:
-                read = self._built.get(key) or self._built.setdefault(key, DriverSelect(build()))
+                read = self._built.get(key) or self._built.setdefault(key, DriverStatement(build()))
         return read
 
 
 _statements = Statements()
 LIMIT, OFFSET = bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
-_REVISION = DriverSelect(select(Revision.revision).where(Revision.id == 1))
-_EVERYTHING = DriverSelect(select(func.count(Trial.trial_id)))
+_REVISION = DriverStatement(select(Revision.revision).where(Revision.id == 1))
+_EVERYTHING = DriverStatement(select(func.count(Trial.trial_id)))
 # The columns the reads select: the date-times as the driver's (SQLite: naive, in UTC; PostgreSQL:
 # aware, in UTC, which the read engine's sessions are set to), without UTCDateTime making each of
 # a page's 60 values aware again; `json_bytes` writes both as the schema does.
 READ_COLUMNS = tuple(type_coerce(column, DateTime(timezone=True)).label(column.name)
                      if isinstance(column.type, UTCDateTime) else column for column in trials.TRIAL_COLUMNS)
-_BY_ID = DriverSelect(select(*READ_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
+_BY_ID = DriverStatement(select(*READ_COLUMNS).where(Trial.trial_id == bindparam("trial_id", type_=String)))
 
 
 _REVISION_COLUMN = select(Revision.revision).where(Revision.id == 1).scalar_subquery().label("table_revision")
@@ -149,7 +149,7 @@ def _page(stmt: Select) -> Select:
     return stmt.add_columns(_REVISION_COLUMN).limit(LIMIT).offset(OFFSET)
 
 
-def _counted_page(conn: DriverConnection, read: DriverSelect, params: dict, within: bool,
+def _counted_page(conn: DriverConnection, read: DriverStatement, params: dict, within: bool,
                   count_at: Callable[[int], int]) -> tuple[int, list]:
     """A page and its total (`count_at(revision)`, which also answers a page past the end with a
     404). `within`: the total last counted puts the page inside the list, so the page is read
