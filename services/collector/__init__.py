@@ -2,6 +2,7 @@
 a worker, a scheduler and a CLI."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
 
 
 def create_app(config=None) -> Flask:
-    from pathlib import Path
-
     from services.collector.access import document_security, init_access
     from services.collector.actors import declare_actors
     from services.collector.api import blp
