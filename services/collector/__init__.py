@@ -23,7 +23,7 @@ def create_app(config=None) -> Flask:
     from services.collector.config import Config
     from services.collector.dashboard import dashboard
     from services.collector.key_commands import keys_cli
-    from services.collector.login import login_pages
+    from services.collector.login import login_pages, throttle_logins
     from services.collector.models import db, migrate
     from services.collector.runtime import init_runtime
     from services.collector.sample_view import sample_view
@@ -37,6 +37,7 @@ def create_app(config=None) -> Flask:
     document_security(api)
     app.register_blueprint(dashboard)
     app.register_blueprint(login_pages)  # the dashboard's login (login.py)
+    throttle_logins(app)
     app.register_blueprint(sample_view)  # a task's collected items, sampled (sample_view.py)
     init_runtime(app, declare_actors)  # the broker, built on first use, declares the actors (actors.py)
     add_check(app, "redis", redis_check())  # the broker, the task cap and cancels: /health is 503 without it

@@ -88,6 +88,10 @@ class Config(BaseConfig):
         self.COLLECTOR_CORS_ORIGINS = env.list("COLLECTOR_CORS_ORIGINS", [])
         # The dashboard: an admin password for its login (unset: keys only), and the session cookie's key.
         self.COLLECTOR_ADMIN_PASSWORD = env.str("COLLECTOR_ADMIN_PASSWORD", "")
+        # Refused dashboard logins allowed per client address (Flask-Limiter's notation), counted where
+        # every worker sees them (REDIS_URL by default; memory:// counts per process).
+        self.COLLECTOR_LOGIN_LIMIT = env.str("COLLECTOR_LOGIN_LIMIT", "5/minute")
+        self.COLLECTOR_LOGIN_STORAGE = env.str("COLLECTOR_LOGIN_STORAGE") or self.REDIS_URL
         self.SECRET_KEY = env.str("COLLECTOR_SESSION_KEY", "") or secrets.token_urlsafe(32)  # unset: per process
         self.SESSION_COOKIE_NAME = "collector_session"  # cookies ignore ports: not the orders admin's
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
-import time
 from typing import ClassVar
 
 import marshmallow as ma
@@ -29,7 +27,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 from flask_admin.theme import Bootstrap4Theme
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from flask_limiter import Limiter, RequestLimit
 from markupsafe import Markup, escape
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -39,6 +37,7 @@ from services.orders.models import STATUSES, Collision, Order, SyncLedger, db
 from services.orders.schemas import OrderContentSchema
 from services.orders.sync import ledger as ledgers
 from services.orders.sync import task_states
+from shared.login_throttle import retry_after, throttle_login
 
 PAGE_STYLE = "font-family: sans-serif; max-width: 24rem; margin: 4rem auto"
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Orders {{ instance }}: log in</title></head>
@@ -245,31 +244,21 @@ def _login_attempt_key() -> str:
 
 
 def _too_many_logins(limit: RequestLimit) -> Response:
-    # limits rounds reset_at up to the next second; no attempt counts for longer than the window.
-    retry_after = max(1, min(math.ceil(limit.reset_at - time.time()), limit.limit.get_expiry()))
-    current_app.logger.warning("admin login throttled for %s s", retry_after)
+    seconds = retry_after(limit)
+    current_app.logger.warning("admin login throttled for %s s", seconds)
     return _message_page(429, "Too many login attempts",
-                         f"Too many login attempts from this address for this user; try again in {retry_after} s.",
-                         {"Retry-After": str(retry_after)})
+                         f"Too many login attempts from this address for this user; try again in {seconds} s.",
+                         {"Retry-After": str(seconds)})
 
 
-def throttle_login(app: Flask) -> Limiter:
+def throttle_admin_login(app: Flask) -> Limiter:
     """At most ORDERS_ADMIN_LOGIN_LIMIT login POSTs per client address and user name, counted in
-    ORDERS_ADMIN_LOGIN_STORAGE (Redis; Flask-Limiter falls back to per-process memory while Redis
-    does not answer, so the throttle never turns into an outage)."""
+    ORDERS_ADMIN_LOGIN_STORAGE (shared/login_throttle.py)."""
     config = app.config
-    limiter = Limiter(_login_attempt_key, app=app, storage_uri=config["ORDERS_ADMIN_LOGIN_STORAGE"],
-                      key_prefix=config["ORDERS_ADMIN_LOGIN_KEY_PREFIX"], strategy="moving-window",
-                      in_memory_fallback_enabled=True)
-    limit = limiter.limit(config["ORDERS_ADMIN_LOGIN_LIMIT"], methods=["POST"], on_breach=_too_many_logins)
-    app.view_functions["admin.login"] = limit(app.view_functions["admin.login"])
-    # Only the login is limited, and its decorator checks its limit itself: the limiter's own
-    # before_request hook, which serves default and application-wide limits (none here), would
-    # only cost every other request a walk through the limiter's bookkeeping.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
-    # The house error handler would answer JSON: the admin's 429 is the page built above.
-    app.register_error_handler(RateLimitExceeded, lambda exc: exc.get_response())
-    return limiter
+    return throttle_login(app, "admin.login", limit=config["ORDERS_ADMIN_LOGIN_LIMIT"],
+                          storage_uri=config["ORDERS_ADMIN_LOGIN_STORAGE"],
+                          key_prefix=config["ORDERS_ADMIN_LOGIN_KEY_PREFIX"], key_func=_login_attempt_key,
+                          on_breach=_too_many_logins)
 
 
 def init_admin(app: Flask) -> None:
@@ -285,4 +274,4 @@ def init_admin(app: Flask) -> None:
                   index_view=OrdersIndexView(url="/admin"))
     admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
     admin.add_view(CollisionAdmin(Collision, db, name="Collisions", endpoint="collision"))
-    throttle_login(app)
+    throttle_admin_login(app)

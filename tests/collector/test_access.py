@@ -257,6 +257,25 @@ def test_dashboard_admin_password_login(make_collector_app):
     assert client.get("/").status_code == 302
 
 
+def test_refused_logins_are_throttled_per_address_and_logins_that_succeed_do_not_count(make_collector_app):
+    app = make_collector_app(COLLECTOR_AUTH="required", COLLECTOR_ADMIN_PASSWORD="pw-0123456789",
+                             COLLECTOR_LOGIN_LIMIT="3/minute")
+
+    def attempt(password: str, address: str = "127.0.0.1"):
+        client = app.test_client()  # a fresh session and CSRF token each time, as a login clears them
+        page = client.get("/login", environ_base={"REMOTE_ADDR": address}).get_data(as_text=True)
+        return client.post("/login", data={"password": password, "csrf_token": csrf_token(page)},
+                           environ_base={"REMOTE_ADDR": address})
+
+    assert [attempt("pw-0123456789").status_code for _ in range(4)] == [302] * 4
+    assert [attempt("nope").status_code for _ in range(5)] == [401, 401, 401, 429, 429]
+    throttled = attempt("pw-0123456789")  # the right password too, from this address, until the window moves
+    assert throttled.status_code == 429 and throttled.mimetype == "text/html"
+    assert "Too many refused logins" in throttled.get_data(as_text=True)
+    assert 0 < int(throttled.headers["Retry-After"]) <= 60
+    assert attempt("pw-0123456789", ELSEWHERE["REMOTE_ADDR"]).status_code == 302  # another address is not held
+
+
 def test_loopback_dashboard_needs_no_login_in_protected_mode(client):
     assert client.get("/").status_code == 200
     assert client.get("/", environ_base=ELSEWHERE).status_code == 302
