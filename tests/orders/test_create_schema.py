@@ -61,7 +61,7 @@ def declared_load(body):
         return None
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(near_valid())
 def test_the_fast_path_loads_what_the_fields_load_or_leaves_the_body_to_them(body):
     fast = plain_create(body)
