@@ -31,6 +31,18 @@ def db_backend(request) -> str:
     return request.param
 
 
+def pytest_collection_modifyitems(config, items):
+    """A `browser` test runs on SQLite only: what a page does in Chromium does not depend on the
+    backend, which the API and process tests cover on both, and each variant costs CI 5-25 s."""
+    kept, dropped = [], []
+    for item in items:
+        backend = item.callspec.params.get("db_backend") if hasattr(item, "callspec") else None
+        (dropped if backend not in (None, "sqlite") and item.get_closest_marker("browser") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
 def database_url_for(db_backend, tmp_path, worker_id):
     """`database_url_for("trials")`: a fresh, empty database for that service in this test.

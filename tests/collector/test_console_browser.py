@@ -16,7 +16,7 @@ from tests.support.collector_keys import create_key
 from tests.support.processes import REPO_ROOT, collector_worker, flask_app, free_port
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SHOTS = REPO_ROOT / "var" / "screenshots"
 DAY = (date.today() - timedelta(days=3)).isoformat()
 

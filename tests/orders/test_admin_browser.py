@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.orders.browser import chromium
 from tests.orders.live import ADMIN_PASSWORD, eventually, start_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from tests.shared.service_apps import SERVICES, TOKEN
 from tests.support.processes import flask_app, free_port
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 # Any name but the service's address resolves to nothing: a page that needed the internet stays blank.
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
