@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
@@ -330,17 +329,11 @@ def _scalar(engine, statement):
 
 def in_a_thread(function: Callable[[], object], name: str) -> Future:
     """function() run in a thread of its own: its result, or its error, in the Future."""
-    future: Future = Future()
-
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(function())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    try:
+        return pool.submit(function)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with the function
 
 
 def _json(value):
