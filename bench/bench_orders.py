@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import requests
@@ -81,33 +81,13 @@ def _split_gunicorns(env: dict, processes: int = 2, threads: int = 4):
     each new connection to one of their listening sockets (by a hash of its addresses), so kept-
     alive connections spread over the processes instead of going to whichever worker wakes first."""
     port = free_port()
-    started = []
-    try:
-        for index in range(processes):
-            log = open(OUT / f"gunicorn-{port}-{index}.log", "wb")
-            process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--reuse-port", "--workers", "1",
-                 "--threads", str(threads), "--log-level", "warning", "services.orders:create_app()"],
-                env={**os.environ, "ENV_FILE": os.devnull, "LOG_LEVEL": "WARNING", **env}, cwd=REPO_ROOT,
-                stdout=log, stderr=subprocess.STDOUT)
-            started.append((process, log))
-        url = f"http://127.0.0.1:{port}"
-        _wait(lambda: all(process.poll() is None for process, _ in started)
-              and len(_gunicorn_pids(url)) == 2 * processes and _up(url), timeout=30, interval=0.1)
+    with ExitStack() as stack:
+        for _ in range(processes):
+            url = stack.enter_context(gunicorn("services.orders:create_app()", env, 1, threads, port=port,
+                                               args=["--reuse-port"]))
+        # /health may have been answered by a process started before: wait for every worker.
+        _wait(lambda: len(_gunicorn_pids(url)) == 2 * processes, timeout=30, interval=0.1)
         yield url
-    finally:
-        for process, _ in started:
-            process.terminate()
-        for process, log in started:
-            process.wait(10)
-            log.close()
-
-
-def _up(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @contextmanager

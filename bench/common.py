@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,14 +64,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict, workers: int = 2, threads: int = 1):
-    """Serve `app` ("module:create_app()") under gunicorn on a free port; yield its base URL."""
-    port = free_port()
+def gunicorn(app: str, env: dict, workers: int = 2, threads: int = 1, port: int | None = None,
+             args: Sequence[str] = ()):
+    """Serve `app` ("module:create_app()") under gunicorn on `port` (a free one by default), with
+    gunicorn's `args` besides; yield its base URL."""
+    port = port or free_port()
     OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / f"gunicorn-{port}.log", "wb")
+    log = open(OUT / f"gunicorn-{port}.log", "ab")  # appended: gunicorns sharing a port (--reuse-port) share it
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-         "--log-level", "warning", app],
+         "--log-level", "warning", *args, app],
         env={**os.environ, "ENV_FILE": os.devnull, "LOG_LEVEL": "WARNING", **env}, cwd=REPO_ROOT,
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
