@@ -29,7 +29,7 @@ logs: $(STAMP)  ## follow the processes' output
 	$(BIN)/python -m deploy.stack logs
 
 test: $(STAMP)  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set); e2e last, on one stack
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --ignore=tests/e2e $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/e2e -n 0 $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## benchmarks: print figures, write bench/results.md (needs wrk and PostgreSQL; Datasette, the trials peer, goes in var/bench-datasette)
