@@ -48,6 +48,7 @@ PUSH_INITIAL = int(os.environ.get("BENCH_ORDERS_PUSH_INITIAL", "10000"))
 PUSH_CONCURRENCY = int(os.environ.get("BENCH_ORDERS_PUSH_CONCURRENCY", "8"))
 PUSH_B = os.environ.get("BENCH_ORDERS_PUSH_B", "split")
 LOGGER = "--logger-class deploy.access_log.RedactingLogger"
+ORDERS_APP, BARE_APP = "services.orders:create_app()", "bench.bare_flask:create_app()"
 INTERVAL = 0.5  # ORDERS_SYNC_INTERVAL's default, which the integration runs with here
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -81,7 +82,7 @@ def _migrated(url: str, instance: str, preload: int = 0) -> None:
 
 
 @contextmanager
-def _split_gunicorns(env: dict, processes: int = 2, threads: int = 4, app: str = "services.orders:create_app()"):
+def _split_gunicorns(env: dict, processes: int = 2, threads: int = 4, app: str = ORDERS_APP):
     """`processes` gunicorns of one worker bound to one port with SO_REUSEPORT: the kernel hands
     each new connection to one of their listening sockets (by a hash of its addresses), so kept-
     alive connections spread over the processes instead of going to whichever worker wakes first."""
@@ -97,7 +98,7 @@ def _split_gunicorns(env: dict, processes: int = 2, threads: int = 4, app: str =
 
 @contextmanager
 def _pair(workdir: Path, preload: int = 0, preload_on: str = "B", split_b: bool = False,
-          app_b: str = "services.orders:create_app()"):
+          app_b: str = ORDERS_APP):
     url_a, url_b = f"sqlite:///{workdir / 'a.sqlite3'}", f"sqlite:///{workdir / 'b.sqlite3'}"
     _migrated(url_a, "A", preload if preload_on == "A" else 0)
     _migrated(url_b, "B", preload if preload_on == "B" else 0)
@@ -107,7 +108,7 @@ def _pair(workdir: Path, preload: int = 0, preload_on: str = "B", split_b: bool 
              "GUNICORN_CMD_ARGS": f"--access-logfile {access_log} {LOGGER}"}
     serve_b = _split_gunicorns(env_b, app=app_b) if split_b else gunicorn(app_b, env_b, workers=2, threads=4)
     with serve_b as b, \
-            gunicorn("services.orders:create_app()", {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a},
+            gunicorn(ORDERS_APP, {**common, "ORDERS_INSTANCE": "A", "ORDERS_DATABASE_URL": url_a},
                      workers=2, threads=4) as a:
         yield a, b, url_a, access_log, common
 
@@ -274,8 +275,8 @@ def push(tmp: Path) -> list[dict]:
     orders service, and to the bare peer, its ceiling."""
     print(f"orders: preloading {PUSH_INITIAL} orders on A, then the first sync to an empty B "
           f"(one POST each, {PUSH_CONCURRENCY} at a time), then the same to the bare peer")
-    ours = _push_once(tmp / "push", "services.orders:create_app()")
-    bare = _push_once(tmp / "push-bare", "bench.bare_flask:create_app()")
+    ours = _push_once(tmp / "push", ORDERS_APP)
+    bare = _push_once(tmp / "push-bare", BARE_APP)
     spread = "2 gunicorns of 1 worker on one port (SO_REUSEPORT)" if PUSH_B == "split" else "1 gunicorn of 2 workers"
     return [row(f"orders: initial sync of {PUSH_INITIAL} orders A -> B (push)", f"{ours['seconds']:.1f} s",
                 f"{bare['seconds']:.1f} s to bare Flask's POST (the ceiling); {ours['made']} requests to B "
