@@ -102,10 +102,18 @@ class RunningTask:
             raise TaskCancelled(self.task_id)
 
     def pace(self, seconds: float | None = None) -> None:
-        """Wait before the next upstream request: by default the source's pacing, shared by every task
-        of the source on every worker (pacing.py); `seconds` is a pause of this task's own (a backoff)."""
-        if seconds is None:
-            seconds = self.rt.pacing.reserve(self.source.name, self.source.pacing(self.config))
+        """Wait before the next upstream request: by default for the source's turn, shared by every
+        task of the source on every worker (pacing.py); `seconds` is a pause of this task's own (a
+        backoff)."""
+        if seconds is not None:
+            self._sleep(seconds)
+            return
+        interval = self.source.pacing(self.config)
+        self.checkpoint()
+        while (wait := self.rt.pacing.take_turn(self.source.name, interval)) > 0:
+            self._sleep(wait)
+
+    def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while True:
             self.checkpoint()

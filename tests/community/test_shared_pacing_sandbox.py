@@ -8,7 +8,8 @@ from itertools import pairwise
 from tests.support.collector import start, wait_status
 
 INTERVAL = 0.5
-# A request goes out right after its turn; thread scheduling may shift one by a few ms either way.
+# A request goes out right after it takes its turn (pacing.py); the way from there to the sandbox
+# may take a few ms more for one request than for the next on a loaded host.
 JITTER = 0.15
 
 
