@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
+import random
 import re
 import sys
 import threading
@@ -53,8 +53,11 @@ def request_id_scope(request_id: str | None) -> Iterator[None]:
 
 
 def new_request_id() -> str:
-    """32 random hex digits (as `uuid4().hex` gave, without building a UUID: 7 -> 1 µs)."""
-    return os.urandom(16).hex()
+    """32 random hex digits. An id tells requests apart in the logs; it guards nothing, so it comes
+    from `random` (reseeded in every forked worker) rather than the kernel: os.urandom's syscall
+    lets go of the GIL, and under gunicorn's threads each let-go hands it to another thread and back
+    (context switches a request: bench/results.md)."""
+    return random.randbytes(16).hex()
 
 
 def accepted_request_id(value: str | None) -> str:
