@@ -56,8 +56,11 @@ class Revision(db.Model):
 # The index behind `q` (free text over title, institution and department), which the models
 # cannot declare: on SQLite an FTS5 table with the trigram tokenizer, so that any substring of
 # 3 characters or more, Korean included, is an index lookup, kept in step with trials by triggers;
-# on PostgreSQL a pg_trgm GIN index per column, which ILIKE '%q%' uses as it is. The migrations
-# (7c2e9a41f0b3, then 5b8d3f6a2c71) create them; `create_all` (benchmarks, the shared suite) does
+# on PostgreSQL each column's lower() kept beside it (a stored generated column, `<column>_lower`)
+# with a pg_trgm GIN index, which `lower(x) LIKE lower('%q%')`, ILIKE's own definition on a UTF-8
+# database, uses as it is: ILIKE lowers every row's text at every test, which cost a search page
+# 3.5 times its time (services/trials/trials.py `_text_clause`). The migrations (7c2e9a41f0b3,
+# 5b8d3f6a2c71, then e4a7c9d2b815) create them; `create_all` (benchmarks, the shared suite) does
 # the same below.
 #
 # An FTS5 row is found by an integer rowid, and trials (primary key the text trial_id) has no
@@ -98,11 +101,13 @@ SQLITE_SEARCH_DDL = (
     f"SELECT r.id, t.title, t.institution, t.department FROM trials AS t JOIN {SQLITE_SEARCH_ROWIDS} AS r "
     "ON r.trial_id = t.trial_id",
 )
-POSTGRES_SEARCH_INDEXES = tuple(f"ix_trials_{column}_trgm" for column in SEARCH_COLUMNS)
+POSTGRES_LOWER_COLUMNS = tuple(f"{column}_lower" for column in SEARCH_COLUMNS)
+POSTGRES_SEARCH_INDEXES = tuple(f"ix_trials_{column}_trgm" for column in POSTGRES_LOWER_COLUMNS)
 
 
 def create_postgres_search_indexes(connection) -> None:
-    """pg_trgm (trusted since PostgreSQL 13: a database owner may create it) and a GIN index per column."""
+    """pg_trgm (trusted since PostgreSQL 13: a database owner may create it), and per searched
+    column its lower() as a stored generated column with a GIN index."""
     run = connection.exec_driver_sql
     run("SELECT pg_advisory_xact_lock(7402310515)")  # two schemas migrating at once create it once
     schema = run("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
@@ -112,8 +117,11 @@ def create_postgres_search_indexes(connection) -> None:
         has_public = run("SELECT 1 FROM pg_namespace WHERE nspname = 'public'").scalar()
         run("CREATE EXTENSION IF NOT EXISTS pg_trgm" + (" SCHEMA public" if has_public else ""))
         schema = run("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
-    for column, name in zip(SEARCH_COLUMNS, POSTGRES_SEARCH_INDEXES, strict=True):
-        run(f"CREATE INDEX IF NOT EXISTS {name} ON trials USING gin ({column} {schema}.gin_trgm_ops)")
+    run("ALTER TABLE trials " + ", ".join(
+        f"ADD COLUMN IF NOT EXISTS {lower} text GENERATED ALWAYS AS (lower({column})) STORED"
+        for column, lower in zip(SEARCH_COLUMNS, POSTGRES_LOWER_COLUMNS, strict=True)))
+    for lower, name in zip(POSTGRES_LOWER_COLUMNS, POSTGRES_SEARCH_INDEXES, strict=True):
+        run(f"CREATE INDEX IF NOT EXISTS {name} ON trials USING gin ({lower} {schema}.gin_trgm_ops)")
 
 
 def _create_search_index(_table, connection, **_kw) -> None:
@@ -129,7 +137,7 @@ event.listen(Trial.__table__, "after_create", _create_search_index)
 db.metadata.info["unmodelled"] = {
     SQLITE_SEARCH_TABLE, SQLITE_SEARCH_ROWIDS,
     *(f"{SQLITE_SEARCH_TABLE}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")),
-    *POSTGRES_SEARCH_INDEXES,
+    *POSTGRES_LOWER_COLUMNS, *POSTGRES_SEARCH_INDEXES,
 }
 
 

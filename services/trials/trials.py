@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -29,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.trials.models import (
-    CONTENT_FIELDS, SQLITE_SEARCH_ROWIDS, SQLITE_SEARCH_TABLE, Revision, Snapshot, Trial, TrialChange, db,
+    CONTENT_FIELDS, POSTGRES_LOWER_COLUMNS, SQLITE_SEARCH_ROWIDS, SQLITE_SEARCH_TABLE, Revision, Snapshot, Trial,
+    TrialChange, db,
 )
 from services.trials.records import RecordError, normalise_record, record_id
 from shared.csvfile import csv_chunks
@@ -283,7 +285,7 @@ def _like_pattern(text: str) -> str:
 
 def _search_mode(q: str, use_index: bool) -> str:
     """"index" (SQLite: the trigram table narrows, then LIKE), "like" (SQLite: LIKE alone) or
-    "ilike" (elsewhere: ILIKE, which PostgreSQL's pg_trgm indexes serve)."""
+    "ilike" (PostgreSQL: ILIKE over the stored lower() columns, which its pg_trgm indexes serve)."""
     if db.engine.dialect.name != "sqlite":
         return "ilike"
     return "index" if use_index and len(q) >= TRIGRAM else "like"
@@ -298,13 +300,17 @@ def _text_clause(mode: str):
     decides, so the answer is LIKE's exactly. SQLite's LIKE is itself case-insensitive for ASCII
     and exact beyond it, which is all its lower() folds: `x LIKE p` answers what SQLAlchemy's
     ILIKE (`lower(x) LIKE lower(p)`) does, a third faster on a page of a common word
-    (tests/trials/test_search_index.py holds them to the same answers). PostgreSQL's planner takes
-    the pg_trgm GIN indexes for ILIKE by itself. "like" leaves SQLite to scan in the requested
-    order: cheaper for a page when most rows match (see `services/trials/reads.py`)."""
+    (tests/trials/test_search_index.py holds them to the same answers). On PostgreSQL, ILIKE on a
+    UTF-8 database is `lower(x) LIKE lower(p)` by definition, and lowering every row's text at
+    every test was most of a search's time: each column's lower() is stored beside it
+    (models.py), so only the pattern is lowered, once; the planner takes those columns' pg_trgm
+    GIN indexes by itself. "like" leaves SQLite to scan in the requested order: cheaper for a page
+    when most rows match (see `services/trials/reads.py`)."""
     pattern = bindparam("q_like", type_=String)
-    columns = (Trial.title, Trial.institution, Trial.department)
     if mode == "ilike":
-        return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+        lowered = func.lower(pattern)
+        return or_(*(literal_column(f"trials.{name}").like(lowered, escape="\\") for name in POSTGRES_LOWER_COLUMNS))
+    columns = (Trial.title, Trial.institution, Trial.department)
     like = or_(*(column.like(pattern, escape="\\") for column in columns))
     if mode == "like":
         return like

@@ -101,8 +101,9 @@ def test_the_search_index_exists_after_the_migrations(app):
             assert {"trials_search", "trials_search_rowids", "trials_search_insert", "trials_search_update",
                     "trials_search_delete"} <= names
         else:
-            names = set(db.session.scalars(db.text("SELECT indexname FROM pg_indexes WHERE tablename = 'trials'")))
-            assert {"ix_trials_title_trgm", "ix_trials_institution_trgm", "ix_trials_department_trgm"} <= names
+            assert postgres_search(app) == (
+                {"ix_trials_title_lower_trgm", "ix_trials_institution_lower_trgm", "ix_trials_department_lower_trgm"},
+                {"title_lower", "institution_lower", "department_lower"})
         assert db.session.scalar(select(db.func.count()).select_from(Trial)) == 0
 
 
@@ -212,6 +213,49 @@ def test_the_migration_rebuilds_a_rowid_keyed_index_by_trial_id(database_url_for
     with app.app_context():
         flask_migrate.downgrade(revision="7c2e9a41f0b3")
     assert all(rowid_keyed_matches(app, q) == ids for q, ids in like.items())
+    with app.app_context():
+        flask_migrate.upgrade()
+    check(app, client, rng)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+
+def postgres_search(app) -> tuple[set, set]:
+    """The trials table's pg_trgm indexes and its `*_lower` columns."""
+    with app.app_context():
+        indexes = set(db.session.scalars(db.text(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'trials' AND schemaname = current_schema() "
+            "AND indexname LIKE '%trgm'")))
+        columns = set(db.session.scalars(db.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'trials' "
+            "AND table_schema = current_schema() AND column_name LIKE '%lower'")))
+    return indexes, columns
+
+
+def test_the_migration_to_stored_lower_columns_keeps_every_search(database_url_for, db_backend, tmp_path):
+    """Trials stored before e4a7c9d2b815 are found through the columns it adds on PostgreSQL (which
+    computes them for the rows already there); down and up again leaves it as it was. SQLite's
+    index is not touched, and answers the same throughout."""
+    app = unmigrated_app(database_url_for("trials"), tmp_path)
+    client = app.test_client()
+    with app.app_context():
+        flask_migrate.upgrade(revision="5b8d3f6a2c71")
+    rng = random.Random(71)
+    assert client.put("/trials/batch", json={"records": records(rng, 300, 1)}, headers=AUTH).status_code == 200
+    before = ({"ix_trials_title_trgm", "ix_trials_institution_trgm", "ix_trials_department_trgm"}, set())
+    after = ({"ix_trials_title_lower_trgm", "ix_trials_institution_lower_trgm", "ix_trials_department_lower_trgm"},
+             {"title_lower", "institution_lower", "department_lower"})
+    postgres = db_backend == "postgresql"
+    assert not postgres or postgres_search(app) == before
+    with app.app_context():
+        flask_migrate.upgrade()
+    assert not postgres or postgres_search(app) == after
+    check(app, client, rng)
+    with app.app_context():
+        flask_migrate.downgrade(revision="5b8d3f6a2c71")
+    assert not postgres or postgres_search(app) == before
     with app.app_context():
         flask_migrate.upgrade()
     check(app, client, rng)
