@@ -1,13 +1,14 @@
 """label_table: rows labeled per second over a PostgreSQL table with 20 keyword labels, by one real worker
 process (one thread for the task: its pipeline reads and writes in two more, and a table this large is labeled
-in the worker's labeling process, label_table/labeler.py), from `POST .../label_table/start` to the output
-table swapped in; beside the labeling alone, which bounds it from above: the same function the labeling
-process runs (labeler.label_texts, the same rules) over the first 100,000 texts of the same table, in memory,
-in chunks of the job's size, with no database, measured just before and just after each run, under the same
-load. Run at each of BENCH_LABEL_TABLE_ROWS (default 250,000 and 1,000,000 rows): the peak RSS of the worker
-process and of its labeling process at both show whether memory grows with the table. The CPU each side
-spent on the task (the worker process, its labeling process, the PostgreSQL backends of the job's
-connections, told apart by their application_name) is read from /proc while the task runs.
+in the worker's labeling processes, two by default, label_table/labeler.py), from `POST .../label_table/start`
+to the output table swapped in; beside the labeling alone: the same function the labeling processes run
+(labeler.label_texts, the same rules) over the first 100,000 texts of the same table, in memory, in chunks of
+the job's size, with no database, in one thread, measured just before and just after each run, under the same
+load (the job, labeling in two processes, may pass it). Run at each of BENCH_LABEL_TABLE_ROWS (default 250,000
+and 1,000,000 rows): the peak RSS of the worker process and of its labeling processes at both show whether
+memory grows with the table. The CPU each side spent on the task (the worker process, its labeling processes,
+the PostgreSQL backends of the job's connections, told apart by their application_name) is read from /proc
+while the task runs.
 """
 from __future__ import annotations
 
@@ -137,24 +138,26 @@ class CpuWatch:
                 self.first.setdefault(pid, 0.0 if started else seconds)
                 self.last[pid] = seconds
 
-    def labeling_pid(self) -> int | None:
+    def labeling_pids(self) -> list[int]:
+        """The worker's labeling processes (label_table/labeler.py: spawned children)."""
+        pids = []
         for pid in self.tree:
             try:
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return pid
+                    pids.append(pid)
             except OSError:
                 continue
-        return None
+        return pids
 
     def totals(self) -> dict[str, float]:
-        """CPU seconds of "worker", "labeling" (its child) and "postgresql" (the job's backends)."""
-        child = self.labeling_pid()
-        worker = self.tree.get(child) if child else None
+        """CPU seconds of "worker", "labeling" (its children) and "postgresql" (the job's backends)."""
+        children = self.labeling_pids()
+        worker = self.tree.get(children[0]) if children else None
 
         def spent(pids) -> float:
             return sum(self.last[pid] - self.first[pid] for pid in pids if pid in self.last)
 
-        return {"worker": spent([worker] if worker else []), "labeling": spent([child] if child else []),
+        return {"worker": spent([worker] if worker else []), "labeling": spent(children),
                 "postgresql": spent(self.backends)}
 
 
@@ -201,8 +204,9 @@ def label_table(rows: int) -> dict:
         logs = client.get(f"/api/v1/async-collection/task/{task_id}/logs?per_page=100").json["data"]
         print("".join(f"  {line['message']}\n" for line in logs if line["message"].startswith("The labeling")),
               end="")
-        child = watch.labeling_pid()
-        task["labeling_peak"] = peak_rss(child) if child else 0     # the child outlives the task
+        children = watch.labeling_pids()
+        task["labeling_processes"] = len(children)
+        task["labeling_peak"] = sum(peak_rss(child) for child in children)     # they outlive the task
         task["cpu"] = watch.totals()
         watch.connection.close()
     with app.app_context():
@@ -216,8 +220,8 @@ def label_table(rows: int) -> dict:
     task["load"] = (load, os.getloadavg()[0])
     print(f"  {task['rate']:,.0f} rows/s over {task['run_time']:.1f} s "
           f"({task['result_summary']['rows_labeled']:,} labeled); labeling alone {before:,.0f} rows/s before, "
-          f"{after:,.0f} after; peak RSS: worker {task['peak_memory'] / 2**20:.0f} MiB, labeling process "
-          f"{task['labeling_peak'] / 2**20:.0f} MiB; CPU: " + ", ".join(
+          f"{after:,.0f} after; peak RSS: worker {task['peak_memory'] / 2**20:.0f} MiB, labeling processes "
+          f"({task['labeling_processes']}) {task['labeling_peak'] / 2**20:.0f} MiB; CPU: " + ", ".join(
               f"{name} {seconds:.1f} s" for name, seconds in task["cpu"].items())
           + f"; load average {load:.1f} before, {task['load'][1]:.1f} after")
     return task
@@ -234,7 +238,7 @@ def run() -> list[dict]:
                          f"{task['rate'] / task['alone']:.2f}", goal="≥ 0.8 of labeling alone"))
     rss = {rows: (task["peak_memory"] + task["labeling_peak"]) / 2**20 for rows, task in runs.items()}
     fewest, most = min(rss), max(rss)
-    lines.append(row("label_table: peak RSS, worker + labeling process, at " + " and ".join(
+    lines.append(row("label_table: peak RSS, worker + labeling processes, at " + " and ".join(
                          f"{rows:,}" for rows in rss) + " rows",
                      " / ".join(f"{runs[rows]['peak_memory'] / 2**20:.0f} + {runs[rows]['labeling_peak'] / 2**20:.0f}"
                                 f" = {mib:.0f} MiB" for rows, mib in rss.items()), "",
@@ -242,11 +246,11 @@ def run() -> list[dict]:
                      goal=f"flat in the row count (chunks of {CHUNK_ROWS})"))
     for rows, task in runs.items():
         per_million = {name: seconds * 1_000_000 / rows for name, seconds in task["cpu"].items()}
-        lines.append(row(f"label_table: CPU per 1,000,000 rows at {rows:,} (worker / labeling process / "
+        lines.append(row(f"label_table: CPU per 1,000,000 rows at {rows:,} (worker / labeling processes / "
                          "PostgreSQL)", " / ".join(f"{seconds:.1f} s" for seconds in per_million.values()),
                          f"{task['alone_cpu'] * 1_000_000:.1f} s (labeling alone)",
                          f"{per_million['labeling'] / (task['alone_cpu'] * 1_000_000):.2f}",
-                         goal="the labeling process near the labeling alone"))
+                         goal="the labeling processes near the labeling alone"))
     return lines
 
 

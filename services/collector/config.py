@@ -13,6 +13,7 @@ from shared.config import BaseConfig, ConfigError
 PACED_SOURCES = ("trials", "grader", "babitalk", "gangnamunni", "naver", "label_table")
 DEFAULT_LABEL_TABLE_CHUNK_ROWS = 5000
 DEFAULT_LABEL_TABLE_PROCESS_ROWS = 100_000
+DEFAULT_LABEL_TABLE_PROCESSES = 2
 # COLLECTOR_BROKER_URL's schemes: Redis or RabbitMQ (broker.py builds the one it names).
 BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 
@@ -128,6 +129,9 @@ class Config(BaseConfig):
         # below, in its own thread: starting that process costs about a second of CPU, once per worker process.
         self.COLLECTOR_LABEL_TABLE_PROCESS_ROWS = env.int("COLLECTOR_LABEL_TABLE_PROCESS_ROWS",
                                                           DEFAULT_LABEL_TABLE_PROCESS_ROWS)
+        # How many labeling processes a worker process keeps for those jobs (each about 35 MiB); each
+        # labels whole chunks, so two take the labeling off the job's critical path on two cores.
+        self.COLLECTOR_LABEL_TABLE_PROCESSES = env.int("COLLECTOR_LABEL_TABLE_PROCESSES", DEFAULT_LABEL_TABLE_PROCESSES)
         # The community platforms (the sandbox's stand-ins by default, see docs/upstreams.md).
         sandbox = f"http://127.0.0.1:{env.int('SANDBOX_PORT', 5199)}"
         self.BABITALK_BASE_URL = env.str("BABITALK_BASE_URL", sandbox)

@@ -49,7 +49,7 @@ def test_a_table_past_the_threshold_is_labeled_in_the_child_with_the_same_output
     assert in_child == read_labels(user_db.engine, user_db.output + "b") == expected
     assert task["result_summary"]["rows_labeled"] == sum(1 for labels, _ in expected.values() if labels)
     logs = [line["message"] for line in client.get(f"{API}/task/{task['id']}/logs?per_page=100").json["data"]]
-    assert any(line.startswith("The labeling process spent") and line.endswith(
+    assert any(line.startswith("The labeling processes spent") and line.endswith(
         "; 0 chunk(s) labeled in the job's thread while it started") for line in logs)
     logs = [line["message"] for line in client.get(f"{API}/task/{again['id']}/logs?per_page=100").json["data"]]
     assert not any(line.startswith("The labeling process") for line in logs)
