@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -13,8 +14,38 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
+# The ports the tests' servers are told to listen on are picked below the kernel's ephemeral range. A
+# port the kernel hands out in that range, closed again until the server binds it, may meanwhile become
+# the local end of any outbound connection on the machine (CI saw a server find its port taken, once):
+# below the range only another test's pick can collide, and picks are random and checked.
+_PORTS = random.SystemRandom()   # not `random`: a seeded generator could give every xdist worker the same picks
+LOWEST_PORT = 10000
+
+
+def _ephemeral_range_start() -> int | None:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nothing listens on, for a server a test starts (and tells other processes of)."""
+    start = _ephemeral_range_start()
+    if start is not None and start > LOWEST_PORT + 1000:
+        for _ in range(100):
+            if _bindable(port := _PORTS.randrange(LOWEST_PORT, start)):
+                return port
+    with socket.socket() as sock:   # no such range (not Linux), or that part of it all taken
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

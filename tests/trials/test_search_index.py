@@ -182,6 +182,19 @@ def unmigrated_app(database_url, tmp_path):
                        "VAR_DIR": tmp_path, "LOG_DIR": tmp_path / "log", "TRIALS_CACHE_SECONDS": 0})
 
 
+def upgrade_and_check(app, client, rng):
+    """Up to the newest revision, and every search answered as LIKE answers it."""
+    with app.app_context():
+        flask_migrate.upgrade()
+    check(app, client, rng)
+
+
+def close(app):
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def rowid_keyed_matches(app, q):
     """The trials 7c2e9a41f0b3's index finds for `q`, by trials' implicit rowid as it did."""
     phrase = '"' + q.replace('"', '""') + '"'
@@ -206,20 +219,13 @@ def test_the_migration_rebuilds_a_rowid_keyed_index_by_trial_id(database_url_for
     dump_and_restore(app)  # a developer's restored database: the old index now points at other rows
     assert any(rowid_keyed_matches(app, q) != ids for q, ids in like.items())
 
-    with app.app_context():
-        flask_migrate.upgrade()
-    check(app, client, rng)
+    upgrade_and_check(app, client, rng)
     # Down and up again: the previous index rebuilt from trials, then this one.
     with app.app_context():
         flask_migrate.downgrade(revision="7c2e9a41f0b3")
     assert all(rowid_keyed_matches(app, q) == ids for q, ids in like.items())
-    with app.app_context():
-        flask_migrate.upgrade()
-    check(app, client, rng)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
+    upgrade_and_check(app, client, rng)
+    close(app)
 
 
 def postgres_search(app) -> tuple[set, set]:
@@ -256,9 +262,5 @@ def test_the_migration_to_stored_lower_columns_keeps_every_search(database_url_f
     with app.app_context():
         flask_migrate.downgrade(revision="5b8d3f6a2c71")
     assert not postgres or postgres_search(app) == before
-    with app.app_context():
-        flask_migrate.upgrade()
-    check(app, client, rng)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    upgrade_and_check(app, client, rng)
+    close(app)
