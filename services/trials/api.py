@@ -61,10 +61,10 @@ class Trials(ReadView):
         """List and search trials
 
         Every filter narrows the list; `X-Pagination` and `Link` headers describe the pages."""
-        # The page is written from rows by the serialiser built from TrialSchema (services/trials/reads.py),
-        # not dumped by marshmallow per row: the schema above stays its contract.
-        count, rows = reads.list_page(filters, page, per_page)
-        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows))
+        # The page is written from rows by the serialiser built from TrialSchema, or on SQLite by SQLite
+        # under the same keys (services/trials/reads.py), not dumped by marshmallow per row: the schema
+        # above stays its contract.
+        return reads.tagged_json(reads.list_page(filters, page, per_page))
 
 
 # strict_slashes=False: the original task's deployed addresses carry a trailing slash (/list/);
@@ -77,9 +77,8 @@ class RecentTrials(ReadView):
     @blp.error(404, *PAGE_PAST_END)
     def get(self, args):
         """Trials whose content changed in the last 7 x 24 hours, newest first"""
-        count, rows = reads.recent_page(args["include_withdrawn"], current_app.config["TRIALS_RECENT_DAYS"],
-                                        args["page"], args["per_page"])
-        return reads.tagged_json(current_app.extensions["trials_json"].page(count, rows))
+        return reads.tagged_json(reads.recent_page(args["include_withdrawn"], current_app.config["TRIALS_RECENT_DAYS"],
+                                                   args["page"], args["per_page"]))
 
 
 @blp.route("/list", strict_slashes=False)

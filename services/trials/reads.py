@@ -1,5 +1,5 @@
 """Reading the trials fast without the micro-cache: exact totals kept per filter, pages read as
-plain rows, JSON written straight from the rows.
+plain rows (on SQLite as their JSON), JSON written straight from the rows.
 
 - **Totals.** A list's exact total is counted once per filter and kept (per process) under the
   table's revision (`models.Revision`), which every write moves in its own transaction. A request
@@ -14,7 +14,9 @@ plain rows, JSON written straight from the rows.
   connection (`shared.db.DriverStatement`, `DriverConnection`).
 - **JSON.** `TrialSchema` stays the documented contract; `RowSerialiser` is built from its
   fields and writes the same bytes Flask's JSON provider writes for the schema's dump (sorted
-  keys, compact, UTF-8, a final newline): tests/trials/test_fast_json.py holds both to that.
+  keys, compact, UTF-8, a final newline). On SQLite a page's rows never come back as rows: SQLite
+  writes their JSON array itself, under the same keys (`PageRead`). tests/trials/test_fast_json.py
+  holds both to the schema's dump.
 - **ETag.** A digest of those bytes: the body is not serialised a second time to tag it.
 """
 from __future__ import annotations
@@ -30,7 +32,9 @@ from typing import Any
 import marshmallow as ma
 import orjson
 from flask import Response, current_app, request
-from sqlalchemy import DateTime, Integer, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import (
+    DateTime, Integer, Select, String, bindparam, case, func, literal, literal_column, or_, select, type_coerce,
+)
 
 from services.trials import trials
 from services.trials.models import Revision, Trial, db
@@ -74,6 +78,9 @@ class Totals:
             self._entries.clear()
 
 
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC
+
+
 class RowSerialiser:
     """A schema's dump of rows, without marshmallow per row: a row's values under the schema's
     keys, which orjson writes as the schema's dump would be written (aware date-times in ISO 8601,
@@ -88,17 +95,27 @@ class RowSerialiser:
     def record(self, row: Sequence) -> dict:
         return dict(zip(self.keys, row, strict=True))
 
-    def page(self, count: int, rows: Sequence[Sequence]) -> bytes:
-        """A page of rows of the columns, each of which may carry trailing values (the table's
+    def array(self, rows: Sequence[Sequence]) -> bytes:
+        """Rows of the columns as a JSON array; each row may carry trailing values (the table's
         revision, which `list_page` selects with them) that are not written."""
         keys = self.keys
-        return json_bytes({"count": count, "data": [dict(zip(keys, row, strict=False)) for row in rows]})
+        return orjson.dumps([dict(zip(keys, row, strict=False)) for row in rows], option=JSON_OPTIONS)
+
+    def page(self, count: int, rows: Sequence[Sequence]) -> bytes:
+        """A page's body: what `json_bytes` writes for {"count": count, "data": rows as records}."""
+        return page_body(count, self.array(rows))
+
+
+def page_body(count: int, data: bytes) -> bytes:
+    """A page's body from its total and its JSON array, as `json_bytes` writes the page (the keys
+    sorted, compact, a final newline)."""
+    return b'{"count":%d,"data":%s}\n' % (count, data)
 
 
 def json_bytes(obj) -> bytes:
     """What Flask's JSON provider (shared.api.ReadableJSONProvider) writes for `obj`, outside debug
     mode; a date-time without an offset is UTC (the read columns below give SQLite's as they are)."""
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC) + b"\n"
+    return orjson.dumps(obj, option=JSON_OPTIONS) + b"\n"
 
 
 def tagged_json(body: bytes) -> Response:
@@ -118,14 +135,17 @@ class Statements:
     `DriverStatement`, compiled) once."""
 
     def __init__(self):
-        self._built: dict[Hashable, DriverStatement] = {}
+        self._built: dict[Hashable, Any] = {}
         self._lock = Lock()
 
     def get(self, key: Hashable, build: Callable[[], Select]) -> DriverStatement:
+        return self.kept(key, lambda: DriverStatement(build()))
+
+    def kept(self, key: Hashable, make: Callable[[], Any]) -> Any:
         read = self._built.get(key)
         if read is None:
             with self._lock:
-                read = self._built.get(key) or self._built.setdefault(key, DriverStatement(build()))
+                read = self._built.get(key) or self._built.setdefault(key, make())
         return read
 
 
@@ -149,17 +169,68 @@ def _page(stmt: Select) -> Select:
     return stmt.add_columns(_REVISION_COLUMN).limit(LIMIT).offset(OFFSET)
 
 
-def _counted_page(conn: DriverConnection, read: DriverStatement, params: dict, within: bool,
-                  count_at: Callable[[int], int]) -> tuple[int, list]:
-    """A page and its total (`count_at(revision)`, which also answers a page past the end with a
-    404). `within`: the total last counted puts the page inside the list, so the page is read
-    first and the revision taken from its rows (see the module's docstring)."""
+def _sqlite_isoformat(column):
+    """What `isoformat()` writes for one of SQLite's date-times as SQLAlchemy stores them
+    ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): a 'T', the fraction only when it is not zero, '+00:00'."""
+    fraction = func.substr(column, 21)
+    whole = or_(fraction == literal_column("''"), fraction == literal_column("'000000'"))
+    return (func.replace(func.substr(column, 1, 19), literal_column("' '"), literal_column("'T'"), type_=String)
+            .concat(case((whole, literal_column("''")), else_=literal_column("'.'").concat(fraction)))
+            .concat(literal_column("'+00:00'")))
+
+
+class PageRead:
+    """A page of a select of `trials.TRIAL_COLUMNS`, read as the JSON array of its rows and the
+    table's revision (None for an empty page).
+
+    Elsewhere the rows come back and `RowSerialiser` writes them. On SQLite the page's JSON is
+    written by SQLite's own json_object and json_group_array, one result row: each row sqlite3
+    steps to lets go of the interpreter lock, and under a threaded server each let-go hands it to
+    another thread and back (a page of 20 was 71 context switches a request against 19 for bare
+    Flask). json_group_array takes the rows in the order the page's subquery (its ORDER BY and
+    LIMIT) hands them over, which SQLite keeps though it does not promise it before 3.44's ORDER
+    BY in aggregates: tests/trials/test_queries.py and test_search_index.py check the order of
+    the sorts, test_fast_json.py the bytes against the schema's dump."""
+
+    def __init__(self, stmt: Select, serialiser: RowSerialiser, dialect: str):
+        self.serialiser = serialiser
+        page = _page(stmt)
+        if dialect != "sqlite":
+            self.json, self.statement = False, DriverStatement(page)
+            return
+        rows = page.subquery()
+        keyed = sorted(zip(serialiser.keys, trials.EXPORT_COLUMNS, strict=True))
+        fields = [part for key, name in keyed for part in (
+            literal(key), _sqlite_isoformat(rows.c[name]) if isinstance(Trial.__table__.c[name].type, UTCDateTime)
+            else rows.c[name])]
+        self.json, self.statement = True, DriverStatement(
+            select(func.json_group_array(func.json_object(*fields)), func.max(rows.c.table_revision)))
+
+    def read(self, conn: DriverConnection, params: dict) -> tuple[bytes, int | None]:
+        if self.json:
+            data, revision = self.statement.first(conn, params)
+            return data.encode(), revision
+        rows = self.statement.rows(conn, params)
+        return self.serialiser.array(rows), rows[0][-1] if rows else None
+
+
+def _page_read(shape: Hashable, build: Callable[[], Select]) -> PageRead:
+    dialect = db.engine.dialect.name
+    return _statements.kept((dialect, shape), lambda: PageRead(build(), current_app.extensions["trials_json"], dialect))
+
+
+def _counted_page(conn: DriverConnection, read: PageRead, params: dict, within: bool,
+                  count_at: Callable[[int], int]) -> bytes:
+    """A page with its total (`count_at(revision)`, which also answers a page past the end with a
+    404), as the response's body. `within`: the total last counted puts the page inside the list,
+    so the page is read first and the revision taken with it (see the module's docstring)."""
     if within:
-        rows = read.rows(conn, params)
-        revision = rows[0][-1] if rows else _REVISION.scalar(conn)
-        return count_at(revision or 0), rows
-    count = count_at(_REVISION.scalar(conn) or 0)
-    return count, read.rows(conn, params)
+        data, revision = read.read(conn, params)
+        count = count_at((_REVISION.scalar(conn) if revision is None else revision) or 0)
+    else:
+        count = count_at(_REVISION.scalar(conn) or 0)
+        data, _revision = read.read(conn, params)
+    return page_body(count, data)
 
 
 def _use_index(filters: dict, count: int | None, everything: int | None, reach: int) -> bool:
@@ -188,15 +259,14 @@ def filter_key(filters: dict) -> tuple:
     return tuple(sorted((name, value) for name, value in filters.items() if name != "sort" and value is not None))
 
 
-def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
-    """The total for `filters` and one page of their trials, as rows of `trials.TRIAL_COLUMNS`
-    (each followed by the table's revision)."""
+def list_page(filters: dict, page: int, per_page: int) -> bytes:
+    """The body of one page of the trials matching `filters`, with their total."""
     values = trials.filter_values(filters)
     totals, key, offset = _totals(), ("list", filter_key(filters)), (page - 1) * per_page
     last = totals.latest(key)
     use_index = _use_index(filters, last, totals.latest(("all",)), offset + per_page)
     shape = ("page", trials.filter_shape(filters, use_index))
-    read = _statements.get(shape, lambda: _page(trials.filtered_select(shape[1], READ_COLUMNS)))
+    read = _page_read(shape, lambda: trials.filtered_select(shape[1], READ_COLUMNS))
     with DriverConnection(db.engine) as conn:
         def count_at(revision: int) -> int:
             count = totals.get(key, revision, lambda: _count(conn, filters, values))
@@ -209,13 +279,12 @@ def list_page(filters: dict, page: int, per_page: int) -> tuple[int, list]:
                              last is not None and offset < last, count_at)
 
 
-def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) -> tuple[int, list]:
-    """The total and one page of the trials changed within the last `days` (newest first)."""
+def recent_page(include_withdrawn: bool, days: int, page: int, per_page: int) -> bytes:
+    """The body of one page of the trials changed within the last `days` (newest first), with their total."""
     since = utcnow() - timedelta(days=days)
     totals, key, offset = _totals(), ("recent", include_withdrawn, days), (page - 1) * per_page
     last = totals.latest(key)
-    read = _statements.get(("recent", include_withdrawn),
-                           lambda: _page(trials.recent_select(include_withdrawn, READ_COLUMNS)))
+    read = _page_read(("recent", include_withdrawn), lambda: trials.recent_select(include_withdrawn, READ_COLUMNS))
     with DriverConnection(db.engine) as conn:
         def compute() -> tuple[int, datetime | None]:
             def build():

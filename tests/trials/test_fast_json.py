@@ -64,6 +64,35 @@ def test_a_served_page_is_the_schema_dump_of_the_stored_trials(app, client, put_
     assert client.get("/trials/K2").get_data() == one
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"])  # elsewhere the page is the rows RowSerialiser writes (above)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(ROW, max_size=6), per_page=st.integers(min_value=1, max_value=7))
+@example(rows=[("x", "제목 \x00\x1f\u2028\"\\/", *[None] * 6, 2**31 - 1, datetime(1, 1, 2, tzinfo=UTC),
+                datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC))],
+         per_page=1)
+def test_a_page_sqlite_writes_is_the_schema_dump_of_what_it_stores(app, client, rows, per_page):
+    """SQLite writes a page's JSON itself (reads.PageRead): any text, any date-time it stores, every page."""
+    from services.trials import trials
+    from services.trials.models import Trial
+
+    with app.app_context():
+        db.session.execute(db.delete(Trial))
+        if rows:
+            db.session.execute(db.insert(Trial), [
+                {**dict(zip(EXPORT_COLUMNS, row, strict=True)), "trial_id": f"H{n:02d}", "content_hash": "-"}
+                for n, row in enumerate(rows)])
+        trials.bump_revision()  # as every write does: the kept totals follow
+        db.session.commit()
+        stored = db.session.scalars(db.select(Trial).order_by(Trial.trial_id)).all()
+        pages = [app.json.response(page_schema(TrialSchema)().dump(
+            {"count": len(stored), "data": stored[start:start + per_page]})).get_data()
+            for start in range(0, len(stored), per_page)] or [b'{"count":0,"data":[]}\n']
+    served = [client.get(f"/trials?include_withdrawn=true&per_page={per_page}&page={page}")
+              for page in range(1, len(pages) + 1)]
+    assert [response.status_code for response in served] == [200] * len(pages)
+    assert [response.get_data() for response in served] == pages
+
+
 def test_the_etag_answers_304_and_moves_with_the_content(client, put_batch):
     put_batch([trial("E1")])
     first = client.get("/trials")
