@@ -77,7 +77,7 @@ class InChildProcess:
         self.rules = rules
         self.spec = json.dumps(rules_spec, sort_keys=True, ensure_ascii=False)
         self.depth = max(1, depth)
-        self.processes = max(1, processes)
+        self.processes = processes
         self.here = 0                # chunks labeled in the caller's thread while the child started
         self.restarts = 0
         self.child_cpu = 0.0         # CPU seconds the children spent labeling this job's chunks
@@ -94,7 +94,7 @@ class InChildProcess:
                     self.here += 1
                     yield rows, *label_texts(self.rules, texts_of(rows))
                     continue
-                in_flight.append((rows, PROCESS.submit(self.spec, rows, self.processes)))
+                in_flight.append((rows, PROCESS.submit(self.spec, rows)))
                 if len(in_flight) > self.depth:
                     yield self._result(in_flight)
             while in_flight:
@@ -115,7 +115,7 @@ class InChildProcess:
             self.restarts += 1
             log.warning("the labeling process died; labeling the %d chunk(s) in flight in a new one", len(in_flight))
             for position, (waiting, _lost) in enumerate(list(in_flight)):
-                in_flight[position] = (waiting, PROCESS.submit(self.spec, waiting, self.processes))
+                in_flight[position] = (waiting, PROCESS.submit(self.spec, waiting))
             return self._result(in_flight)
         in_flight.popleft()
         self.child_cpu += cpu
@@ -146,24 +146,28 @@ def labeler(rules: LabelRules, rules_spec: dict, rows: int, config) -> InThisThr
 # --- the worker process's labeling process -----------------------------------------------------------------
 class LabelingProcess:
     """A pool of spawned children, made on first use, shared by the worker process's tasks (its size is
-    the first job's `processes`: one configuration serves a worker process)."""
+    the last `start`'s `processes`, a pool made again after a death included: one configuration serves a
+    worker process)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._ready: Future | None = None       # the current pool's first call: done once its child answers
         self._finalizer: multiprocessing.util.Finalize | None = None
+        self._processes = DEFAULT_LABEL_TABLE_PROCESSES
 
     def start(self, processes: int = DEFAULT_LABEL_TABLE_PROCESSES) -> Future:
         """The pool started, if it was not: done (its result the first child's pid) once that child is ready."""
-        self._current(processes)
+        with self._lock:
+            self._processes = max(1, processes)
+        self._current()
         with self._lock:
             return self._ready
 
-    def submit(self, spec: str, rows: Sequence, processes: int = DEFAULT_LABEL_TABLE_PROCESSES) -> Future:
+    def submit(self, spec: str, rows: Sequence) -> Future:
         texts = texts_of(rows)
         for _attempt in range(3):
-            pool = self._current(processes)
+            pool = self._current()
             try:
                 future = pool.submit(label_in_child, spec, texts)
             except (BrokenProcessPool, RuntimeError):   # died while idle, or another task's chunk saw it die
@@ -173,11 +177,12 @@ class LabelingProcess:
             return future
         raise SourceError("The labeling process could not be started")
 
-    def _current(self, processes: int) -> ProcessPoolExecutor:
+    def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
                 # The second child is spawned when a chunk finds the first one busy.
-                self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                self._pool = ProcessPoolExecutor(max_workers=self._processes,
+                                                 mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=watch_parent, initargs=(os.getpid(),))
                 self._ready = self._pool.submit(os.getpid)      # spawns the child
             if self._finalizer is None:
