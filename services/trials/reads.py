@@ -90,6 +90,7 @@ class RowSerialiser:
         keys = {field.attribute or name: field.data_key or name for name, field in schema.dump_fields.items()}
         if set(keys) != set(columns):
             raise ValueError(f"The schema dumps {sorted(keys)}, the rows hold {sorted(columns)}.")
+        self.columns = tuple(columns)
         self.keys = [keys[column] for column in columns]
 
     def record(self, row: Sequence) -> dict:
@@ -180,7 +181,7 @@ def _sqlite_isoformat(column):
 
 
 class PageRead:
-    """A page of a select of `trials.TRIAL_COLUMNS`, read as the JSON array of its rows and the
+    """A page of a select of `serialiser`'s columns, read as the JSON array of its rows and the
     table's revision (None for an empty page).
 
     Elsewhere the rows come back and `RowSerialiser` writes them. On SQLite the page's JSON is
@@ -199,7 +200,7 @@ class PageRead:
             self.json, self.statement = False, DriverStatement(page)
             return
         rows = page.subquery()
-        keyed = sorted(zip(serialiser.keys, trials.EXPORT_COLUMNS, strict=True))
+        keyed = sorted(zip(serialiser.keys, serialiser.columns, strict=True))
         fields = [part for key, name in keyed for part in (
             literal(key), _sqlite_isoformat(rows.c[name]) if isinstance(Trial.__table__.c[name].type, UTCDateTime)
             else rows.c[name])]
