@@ -5,8 +5,13 @@ Each service owns its own `SQLAlchemy` instance (so its metadata, migrations and
 """
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
+import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +21,20 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
 from shared.timeutil import as_utc
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's own locking alone decides between processes
+    fcntl = None
+
+# How long a SQLite writer waits for the database's write lock (PRAGMA busy_timeout), and for a
+# write turn (`SqliteWriteTurn`), before its request is answered 503.
+SQLITE_BUSY_SECONDS = 10
 
 # Stable constraint names, so Alembic can alter and drop them on every backend.
 NAMING_CONVENTION = {
@@ -71,7 +85,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     # WAL lets API and worker processes read while one writes; busy_timeout waits for the lock.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -84,7 +98,7 @@ def init_db(app: Flask, db: SQLAlchemy, migrate: Migrate, migrations_dir: Path) 
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options.setdefault("connect_args", {}).setdefault("timeout", 10)
+        options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_SECONDS)
     else:
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -112,6 +126,74 @@ def take_write_lock(session) -> None:
     sqlite = connection.connection.dbapi_connection
     if not sqlite.in_transaction:
         sqlite.execute("BEGIN IMMEDIATE")
+
+
+class SqliteWriteTurn:
+    """One writer at a time on a SQLite database, among this process's threads and every process
+    that takes its turn on the same file: `with turn.taken(engine):` around a write transaction up
+    to its commit. A no-op on other backends, whose writers lock rows, not the database.
+
+    SQLite has one writer at a time, and a writer that finds the database locked polls for it with
+    sleeps of 1, 2, 5, 10 ms ...: two gunicorn processes writing one file each lose whole
+    milliseconds to that whenever their writes meet, which on the orders push was most of them.
+    Here the threads wait on a lock and the processes on an flock(2) of a file beside the
+    database (`<database>-turn`), tried again after 20 µs, doubling up to 1 ms: a turn passes on
+    within tens of microseconds of its release. A process that dies holding the turn lets go of
+    it with its file; one that holds it past `timeout` seconds (stopped, say) makes the waiter
+    raise OperationalError ("database is locked", answered 503) as SQLite's busy timeout would.
+    """
+
+    def __init__(self, timeout: float = SQLITE_BUSY_SECONDS):
+        self.timeout = timeout
+        self._threads = threading.Lock()
+        self._files: dict[tuple[int, str], int] = {}  # (pid, lock file) -> its descriptor, opened per process
+
+    @contextmanager
+    def taken(self, engine: Engine) -> Iterator[None]:
+        if engine.dialect.name != "sqlite":
+            yield
+            return
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            raise _locked(f"no write turn in {self.timeout:g} s (this process's writers)")
+        try:
+            fd = self._lock_file(engine.url.database)
+            if fd is not None:
+                self._flock(fd, deadline)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _lock_file(self, database: str | None) -> int | None:
+        """This process's descriptor of the database's lock file (None for an in-memory database).
+        Opened per process: a descriptor inherited across a fork shares its flock with the parent."""
+        if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        key = (os.getpid(), database + "-turn")
+        fd = self._files.get(key)  # under self._threads
+        if fd is None:
+            fd = self._files[key] = os.open(key[1], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return fd
+
+    def _flock(self, fd: int, deadline: float) -> None:
+        delay = 20e-6
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _locked(f"no write turn in {self.timeout:g} s (another process holds it)") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1e-3)
+
+
+def _locked(detail: str) -> OperationalError:
+    return OperationalError(None, None, sqlite3.OperationalError(f"database is locked: {detail}"))
 
 
 class DriverStatement:

@@ -6,10 +6,8 @@ the caller commits (the counter row lock then orders seq by commit time).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import threading
 import uuid as uuidlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.orders.models import CONTENT_FIELDS, FeedCounter, Order, db
-from shared.db import DriverStatement
+from shared.db import DriverStatement, SqliteWriteTurn
 from shared.timeutil import utcnow
 
 CENT = Decimal("0.01")
@@ -47,18 +45,17 @@ _INSERT_IF_ABSENT = {name: DriverStatement(dialect.insert(_ORDERS).on_conflict_d
 _RESERVE_ONE = DriverStatement(_RESERVE)
 
 
-# SQLite has one writer at a time, and a writer that finds the database locked polls for it with
-# sleeps (1, 2, 5, 10 ms ...): the writes of one process's threads take turns on this lock instead.
-_WRITE_TURN = threading.Lock()
+# SQLite has one writer at a time: the writes of every process serving this database take turns
+# (shared.db.SqliteWriteTurn) instead of polling SQLite's lock with millisecond sleeps.
+_WRITE_TURN = SqliteWriteTurn()
 
 
 @contextmanager
 def write_turn() -> Iterator[None]:
-    """Wrap a write transaction up to its commit: on SQLite, hold this process's write turn for it
+    """Wrap a write transaction up to its commit: on SQLite, hold the database's write turn for it
     (elsewhere writers lock rows, not the database). A write that fails is rolled back before the
     turn passes on, so the next writer does not find the database locked by it."""
-    turn = _WRITE_TURN if db.engine.dialect.name == "sqlite" else contextlib.nullcontext()
-    with turn:
+    with _WRITE_TURN.taken(db.engine):
         try:
             yield
         except BaseException:
