@@ -44,8 +44,8 @@ print("done", flush=True)
 
 
 def _python(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO_ROOT, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO_ROOT, text=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
 
 
 @pytest.fixture
