@@ -3,7 +3,6 @@ process killed holding the turn lets go of it, one that holds it too long makes 
 a locked database does (an OperationalError, answered 503), and other backends take no turn."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -44,8 +43,9 @@ print("done", flush=True)
 
 
 def _python(code: str, *args: str) -> subprocess.Popen:
+    # `-c` puts the working directory first on sys.path: the repository's packages import from it.
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO_ROOT, text=True, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+                            stdout=subprocess.PIPE)
 
 
 @pytest.fixture
